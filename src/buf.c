@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,18 @@ int dh_buf_append(struct dh_buf *b, const void *data, size_t n, struct dh_error 
         memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
+    return 0;
+}
+
+int dh_buf_extend(struct dh_buf *b, size_t n, char **ret_tail, struct dh_error **err)
+{
+    if (n > SIZE_MAX - b->len - 1)
+        return dh_error_make(err, E2BIG, "input larger than %zu bytes", b->max);
+    if (buf_grow(b, b->len + n, err) < 0)
+        return -1;
+    memset(b->data + b->len, 0, n + 1);
+    *ret_tail = b->data + b->len;
+    b->len += n;
     return 0;
 }
 

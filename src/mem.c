@@ -2,6 +2,7 @@
 #include "dockhand/mem.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -39,6 +39,8 @@ int dh_buf_append(struct dh_buf *b, const void *data, size_t n, struct dh_error 
 int dh_buf_puts(struct dh_buf *b, const char *s, struct dh_error **err);
 int dh_buf_printf(struct dh_buf *b, struct dh_error **err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Grows len by n zero bytes; on success *ret_tail points at them (valid until the next append). */
+int dh_buf_extend(struct dh_buf *b, size_t n, char **ret_tail, struct dh_error **err);
 /* Reads fd to EOF.  Fails with E2BIG past max, or with the read error. */
 int dh_buf_read_fd(struct dh_buf *b, int fd, struct dh_error **err);
 /* Truncates to n bytes (n <= len), wiping the tail when secret. */
