@@ -64,6 +64,7 @@ static int buf_grow(struct dh_buf *b, size_t need, struct dh_error **err)
     }
     b->data = p;
     b->cap = want;
+    b->data[b->len] = '\0';
     return 0;
 }
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static int t_count, t_failed_total, t_cur_failed, t_cur_skipped;
-static const char *t_skip_reason;
+static const char *t_skip_reason = "";
 
 #define T_FAIL_AT(...)                                                  \
     do {                                                                \
