@@ -18,8 +18,10 @@ endif
 
 Q := $(if $(V),,@)
 
-# Linked directly: small and needed on the hot path of `get`.
+# Needed on the hot path of `get`.  Linked statically by default so that a
+# helper call loads nothing but libc (STATIC_DEPS=0 links them dynamically).
 LINK_PKGS := jansson libcrypto yaml-0.1
+STATIC_DEPS ?= 1
 # Headers only: libcurl and libsecret are loaded with dlopen at first use (see docs/design.md).
 DLOPEN_PKGS := libcurl libsecret-1
 
@@ -29,7 +31,12 @@ CFLAGS   ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) -fno-common -fstack-protector-strong \
         $(shell $(PKG_CONFIG) --cflags $(LINK_PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 override CPPFLAGS += -Iinclude -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -DDH_VERSION=\"$(VERSION)\"
+ifeq ($(STATIC_DEPS),1)
+override LDLIBS += -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs-only-l $(LINK_PKGS) 2>/dev/null) \
+        -Wl,-Bdynamic -ldl -lpthread
+else
 override LDLIBS += $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null) -ldl -lpthread
+endif
 LDFLAGS ?= -Wl,-z,relro,-z,now -Wl,--as-needed
 
 ifdef SANITIZE
