@@ -12,6 +12,7 @@
 #include "dockhand/buf.h"
 #include "dockhand/cleanup.h"
 #include "dockhand/mem.h"
+#include "dockhand/store.h"
 #include "dockhand/xdg.h"
 #include "dockhand/yaml.h"
 
@@ -64,6 +65,22 @@ static int parse_log_format(struct dh_config *c, const struct config_key *key,
                             const struct dh_yaml_node *value, const char *path,
                             struct dh_error **err);
 
+static int parse_namespace(struct dh_config *c, const struct config_key *key DH_UNUSED,
+                           const struct dh_yaml_node *value, const char *path,
+                           struct dh_error **err)
+{
+    _cleanup_free_ char *s = NULL;
+
+    if (dh_yaml_get_string(value, path, &s, err) < 0)
+        return -1;
+    if (!dh_namespace_valid(s))
+        return dh_yaml_error(value, err, EINVAL,
+                             "'%s' must be 1 to 63 letters, digits, '.', '_' or '-'", path);
+    free(c->namespace);
+    c->namespace = TAKE_PTR(s);
+    return 0;
+}
+
 static const struct config_key log_keys[] = {
         {.name = "level", .type = KEY_CUSTOM, .handler = parse_log_level},
         {.name = "format", .type = KEY_CUSTOM, .handler = parse_log_format},
@@ -78,10 +95,7 @@ static const struct config_key file_keys[] = {
 
 static const struct config_key top_keys[] = {
         {.name = "store", .type = KEY_STRING, .offset = FIELD(store), .flags = KEY_NONEMPTY},
-        {.name = "namespace",
-         .type = KEY_STRING,
-         .offset = FIELD(namespace),
-         .flags = KEY_NONEMPTY},
+        {.name = "namespace", .type = KEY_CUSTOM, .handler = parse_namespace},
         {.name = "log", .type = KEY_SECTION, .section = log_keys},
         {.name = "file", .type = KEY_SECTION, .section = file_keys},
         {.name = NULL},

@@ -242,7 +242,10 @@ static void test_bad_types(void)
     T_FAILS_WITH("file: /x\n", "config.yaml:1: 'file' must be a mapping");
     T_FAILS_WITH("file:\n  - dir\n", "config.yaml:2: 'file' must be a mapping");
     T_FAILS_WITH("log: debug\n", "config.yaml:1: 'log' must be a mapping");
-    T_FAILS_WITH("namespace: \"\"\n", "config.yaml:1: 'namespace' must not be empty");
+    T_FAILS_WITH("namespace: \"\"\n",
+                 "config.yaml:1: 'namespace' must be 1 to 63 letters, digits, '.', '_' or '-'");
+    T_FAILS_WITH("\nnamespace: ../etc\n",
+                 "config.yaml:2: 'namespace' must be 1 to 63 letters, digits, '.', '_' or '-'");
     T_FAILS_WITH("store: ''\n", "config.yaml:1: 'store' must not be empty");
     T_FAILS_WITH("namespace: \"a\\0b\"\n", "config.yaml:1: 'namespace' must not contain NUL bytes");
 }
