@@ -197,10 +197,12 @@ _dh_keyring_hold() {
     done
     _dh_gkd_stop
     _dh_bus_stop
+    # Orphaned (the owner died without dh_keyring_stop): nobody else will clean up.
+    _dh_alive "$DH_KEYRING_OWNER" || rm -rf "$DH_KEYRING_DIR"
 }
 
 dh_keyring_start() {
-    local dir i fd
+    local dir i fd owner=$BASHPID # this shell, even when it is a subshell (unlike $$)
     if [ -n "${DH_KEYRING_DIR:-}" ]; then
         echo "dh_keyring_start: a keyring session is already running ($DH_KEYRING_DIR)" >&2
         return 1
@@ -214,7 +216,7 @@ dh_keyring_start() {
             if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
         done
         # shellcheck disable=SC2016 # expanded by the inner bash
-        DH_KEYRING_DIR=$dir DH_KEYRING_OWNER=$$ exec dbus-run-session -- \
+        DH_KEYRING_DIR=$dir DH_KEYRING_OWNER=$owner exec dbus-run-session -- \
             bash -c '. "$1" || exit 125; _dh_keyring_hold' dh-keyring "$DH_PEERS_LIB"
     ) </dev/null >"$dir/session.log" 2>&1 &
     DH_KEYRING_SESSION_PID=$!
