@@ -18,8 +18,8 @@ static int cmd_version(int argc, char **argv, struct dh_error **err);
 static int cmd_help(int argc, char **argv, struct dh_error **err);
 
 static const struct cli_command commands[] = {
-    {"help", "show this help", cmd_help},
-    {"version", "print the version", cmd_version},
+        {"help", "show this help", cmd_help},
+        {"version", "print the version", cmd_version},
 };
 
 static int cmd_version(int argc, char **argv, struct dh_error **err)

@@ -67,8 +67,8 @@ static int gcm_init(struct gcm *g, const uint8_t key[DH_AEAD_KEY_LEN], const uns
     return 0;
 }
 
-int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen,
-                 const void *pt, size_t ptlen, struct dh_buf *out, struct dh_error **err)
+int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen, const void *pt,
+                 size_t ptlen, struct dh_buf *out, struct dh_error **err)
 {
     DH_CLEANUP(gcm_release) struct gcm g = {.ctx = NULL};
     unsigned char nonce[DH_AEAD_NONCE_LEN];
@@ -94,8 +94,8 @@ int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aad
     return 0;
 }
 
-int dh_aead_open(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen,
-                 const void *in, size_t inlen, struct dh_buf *out, struct dh_error **err)
+int dh_aead_open(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen, const void *in,
+                 size_t inlen, struct dh_buf *out, struct dh_error **err)
 {
     DH_CLEANUP(gcm_release) struct gcm g = {.ctx = NULL};
     const unsigned char *p = in;

@@ -18,7 +18,7 @@ int dh_mkdir_p(const char *path, mode_t mode, struct dh_error **err)
     _cleanup_free_ char *p = dh_xstrdup(path);
     char *s;
 
-    for (s = p + 1; ; s++) {
+    for (s = p + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char saved = *s;
@@ -105,7 +105,7 @@ int dh_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     if (dfd >= 0)
         (void)fsync(dfd);
     return 0;
-fail: {
+fail : {
     int e = errno;
     (void)unlink(tmp);
     return dh_error_sys(err, e, "cannot write '%s'", path);

@@ -40,7 +40,7 @@ static int store_field(json_t *obj, const char *name, const char **ret, struct d
     json_t *v;
 
     *ret = NULL;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach (obj, key, v) {
         if (strcasecmp(key, name) != 0)
             continue;
         if (json_is_null(v)) {
@@ -68,10 +68,9 @@ int dh_helper_parse_store(const char *in, size_t len, struct dh_cred **ret, stru
                              jerr.column);
     if (!json_is_null(root) && !json_is_object(root))
         return dh_error_make(err, EINVAL, "invalid credentials: expected a JSON object");
-    if (json_is_object(root) &&
-        (store_field(root, "ServerURL", &server, err) < 0 ||
-         store_field(root, "Username", &user, err) < 0 ||
-         store_field(root, "Secret", &secret, err) < 0))
+    if (json_is_object(root) && (store_field(root, "ServerURL", &server, err) < 0 ||
+                                 store_field(root, "Username", &user, err) < 0 ||
+                                 store_field(root, "Secret", &secret, err) < 0))
         return -1;
     if (!server || !*server)
         return dh_error_make(err, EINVAL, DH_HELPER_ERR_NO_SERVER);
@@ -98,11 +97,9 @@ int dh_helper_format_cred(struct dh_buf *out, const char *server_url, const stru
                           struct dh_error **err)
 {
     if (dh_buf_puts(out, "{\"ServerURL\":", err) < 0 ||
-        dh_json_go_quote(out, server_url, err) < 0 ||
-        dh_buf_puts(out, ",\"Username\":", err) < 0 ||
-        dh_json_go_quote(out, c->username, err) < 0 ||
-        dh_buf_puts(out, ",\"Secret\":", err) < 0 || dh_json_go_quote(out, c->secret, err) < 0 ||
-        dh_buf_puts(out, "}\n", err) < 0)
+        dh_json_go_quote(out, server_url, err) < 0 || dh_buf_puts(out, ",\"Username\":", err) < 0 ||
+        dh_json_go_quote(out, c->username, err) < 0 || dh_buf_puts(out, ",\"Secret\":", err) < 0 ||
+        dh_json_go_quote(out, c->secret, err) < 0 || dh_buf_puts(out, "}\n", err) < 0)
         return -1;
     return 0;
 }
@@ -119,7 +116,7 @@ int dh_helper_format_list(struct dh_buf *out, json_t *map, struct dh_error **err
     const char *key;
     json_t *v;
 
-    json_object_foreach(map, key, v)
+    json_object_foreach (map, key, v)
         keys[i++] = key;
     qsort(keys, n, sizeof(*keys), cmp_str);
     if (dh_buf_puts(out, "{", err) < 0)
@@ -227,8 +224,8 @@ static const struct helper_verb {
     const char *name;
     int (*fn)(int in_fd, struct dh_buf *out, struct dh_error **err);
 } verbs[] = {
-    {"store", do_store}, {"get", do_get},         {"erase", do_erase},
-    {"list", do_list},   {"version", do_version},
+        {"store", do_store}, {"get", do_get},         {"erase", do_erase},
+        {"list", do_list},   {"version", do_version},
 };
 
 int dh_helper_main(int argc, char **argv, int in_fd, struct dh_buf *out)

@@ -81,8 +81,7 @@ static int parse_key(struct file_store *fs, const struct dh_buf *raw, struct dh_
         fs->have_key = true;
         return 0;
     }
-    return dh_error_make(err, EINVAL,
-                         "key file '%s' must hold 32 bytes or their base64 encoding",
+    return dh_error_make(err, EINVAL, "key file '%s' must hold 32 bytes or their base64 encoding",
                          fs->key_path);
 }
 
@@ -179,7 +178,8 @@ static int load_doc(struct file_store *fs, json_t **ret, bool *ret_exists, struc
     if (json_integer_value(version) != FILE_STORE_VERSION) {
         json_int_t v = json_integer_value(version);
         json_decref(doc);
-        return dh_error_make(err, EINVAL, "store file '%s' has version %lld; this dockhand reads %d",
+        return dh_error_make(err, EINVAL,
+                             "store file '%s' has version %lld; this dockhand reads %d",
                              fs->data_path, (long long)v, FILE_STORE_VERSION);
     }
     *ret = doc;
@@ -208,7 +208,7 @@ static const char *find_entry(json_t *entries, const struct dh_regurl *q, const 
 
     if (json_object_get(entries, qkey))
         return json_object_iter_key(json_object_iter_at(entries, qkey));
-    json_object_foreach(entries, k, v) {
+    json_object_foreach (entries, k, v) {
         struct dh_regurl stored;
         int rank;
 
@@ -399,7 +399,7 @@ static int file_list(struct dh_store *s, json_t *out, struct dh_error **err)
     if (r == 1)
         return dh_error_make(err, ENOENT, "key file '%s' is missing; cannot read '%s'",
                              fs->key_path, fs->data_path);
-    json_object_foreach(json_object_get(doc, "entries"), key, entry) {
+    json_object_foreach (json_object_get(doc, "entries"), key, entry) {
         _cleanup_error_ struct dh_error *e = NULL;
         struct dh_cred *c = NULL;
 
@@ -414,12 +414,12 @@ static int file_list(struct dh_store *s, json_t *out, struct dh_error **err)
 }
 
 static const struct dh_store_ops file_ops = {
-    .type = "file",
-    .get = file_get,
-    .store = file_store_cred,
-    .erase = file_erase,
-    .list = file_list,
-    .close = file_close,
+        .type = "file",
+        .get = file_get,
+        .store = file_store_cred,
+        .erase = file_erase,
+        .list = file_list,
+        .close = file_close,
 };
 
 int dh_store_file_open(const char *ns, const struct dh_config *cfg, struct dh_store **ret,

@@ -24,9 +24,14 @@ struct dh_buf {
 };
 
 /* Declare every _cleanup_buf_ with one of these initialisers. */
-#define DH_BUF_INIT(maxlen) {.data = NULL, .len = 0, .cap = 0, .max = (maxlen), .secret = false}
-#define DH_BUF_INIT_SECRET(maxlen)                                                  \
-    {.data = NULL, .len = 0, .cap = 0, .max = (maxlen), .secret = true}
+#define DH_BUF_INIT(maxlen)                                                \
+    {                                                                      \
+        .data = NULL, .len = 0, .cap = 0, .max = (maxlen), .secret = false \
+    }
+#define DH_BUF_INIT_SECRET(maxlen)                                        \
+    {                                                                     \
+        .data = NULL, .len = 0, .cap = 0, .max = (maxlen), .secret = true \
+    }
 
 void dh_buf_init(struct dh_buf *b, size_t max);
 void dh_buf_init_secret(struct dh_buf *b, size_t max);

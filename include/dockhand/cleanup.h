@@ -39,25 +39,25 @@ static inline void dh_closedirp(DIR **d)
 #define _cleanup_error_  DH_CLEANUP(dh_error_free)
 
 /* Defines `static inline void <func>p(type *p)` calling func(*p) when non-NULL. */
-#define DH_DEFINE_CLEANUP_FUNC(type, func)         \
-    static inline void func##p(type *p)            \
-    {                                              \
-        if (*p)                                    \
-            func(*p);                              \
+#define DH_DEFINE_CLEANUP_FUNC(type, func) \
+    static inline void func##p(type *p)    \
+    {                                      \
+        if (*p)                            \
+            func(*p);                      \
     }
 
 /* Returns the pointer and disarms its cleanup (ownership moves to the caller). */
-#define TAKE_PTR(ptr)                              \
-    ({                                             \
-        __typeof__(ptr) _tp_tmp = (ptr);           \
-        (ptr) = NULL;                              \
-        _tp_tmp;                                   \
+#define TAKE_PTR(ptr)                    \
+    ({                                   \
+        __typeof__(ptr) _tp_tmp = (ptr); \
+        (ptr) = NULL;                    \
+        _tp_tmp;                         \
     })
-#define TAKE_FD(fd)                                \
-    ({                                             \
-        int _tf_tmp = (fd);                        \
-        (fd) = -1;                                 \
-        _tf_tmp;                                   \
+#define TAKE_FD(fd)         \
+    ({                      \
+        int _tf_tmp = (fd); \
+        (fd) = -1;          \
+        _tf_tmp;            \
     })
 
 #define DH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -21,11 +21,11 @@ int dh_random_bytes(void *buf, size_t len, struct dh_error **err);
 
 /* AES-256-GCM with a fresh random nonce.  Appends nonce || ciphertext || tag
    (len + DH_AEAD_OVERHEAD bytes) to out. */
-int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen,
-                 const void *pt, size_t ptlen, struct dh_buf *out, struct dh_error **err);
+int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen, const void *pt,
+                 size_t ptlen, struct dh_buf *out, struct dh_error **err);
 /* Verifies and decrypts a sealed message; appends the plaintext to out (use a secret
    buffer).  A wrong key, tampered data or tampered aad fails with EBADMSG. */
-int dh_aead_open(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen,
-                 const void *in, size_t inlen, struct dh_buf *out, struct dh_error **err);
+int dh_aead_open(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen, const void *in,
+                 size_t inlen, struct dh_buf *out, struct dh_error **err);
 
 #endif

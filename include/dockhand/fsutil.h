@@ -32,7 +32,10 @@ int dh_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 struct dh_lock {
     int fd;
 };
-#define DH_LOCK_INIT {.fd = -1}
+#define DH_LOCK_INIT \
+    {                \
+        .fd = -1     \
+    }
 
 /* Takes an exclusive flock on path (created 0600 if missing), waiting up to
    timeout_ms (then ETIMEDOUT). */

@@ -18,9 +18,9 @@
 #define DH_HELPER_PACKAGE   "dockhand"
 #define DH_HELPER_INPUT_MAX (1u << 20)
 
-#define DH_HELPER_ERR_NOT_FOUND  "credentials not found in native keychain"
-#define DH_HELPER_ERR_NO_SERVER  "no credentials server URL"
-#define DH_HELPER_ERR_NO_USER    "no credentials username"
+#define DH_HELPER_ERR_NOT_FOUND "credentials not found in native keychain"
+#define DH_HELPER_ERR_NO_SERVER "no credentials server URL"
+#define DH_HELPER_ERR_NO_USER   "no credentials username"
 
 /* Joins lines in place as bufio.Scanner + concatenation does: drops each "\n"
    and a "\r" right before it (and a final "\r"). */

@@ -43,10 +43,10 @@ bool dh_log_format_from_env(void);
 void dh_log_write(enum dh_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-#define dh_log(level, ...)                                  \
-    do {                                                    \
-        if ((level) <= dh_log_current_level)                \
-            dh_log_write((level), __VA_ARGS__);             \
+#define dh_log(level, ...)                      \
+    do {                                        \
+        if ((level) <= dh_log_current_level)    \
+            dh_log_write((level), __VA_ARGS__); \
     } while (0)
 #define dh_log_error(...) dh_log(DH_LOG_ERROR, __VA_ARGS__)
 #define dh_log_warn(...)  dh_log(DH_LOG_WARN, __VA_ARGS__)

@@ -15,66 +15,66 @@
 static int t_count, t_failed_total, t_cur_failed, t_cur_skipped;
 static const char *t_skip_reason = "";
 
-#define T_FAIL_AT(...)                                                  \
-    do {                                                                \
-        printf("#   %s:%d: ", __FILE__, __LINE__);                      \
-        printf(__VA_ARGS__);                                            \
-        printf("\n");                                                   \
-        t_cur_failed++;                                                 \
+#define T_FAIL_AT(...)                             \
+    do {                                           \
+        printf("#   %s:%d: ", __FILE__, __LINE__); \
+        printf(__VA_ARGS__);                       \
+        printf("\n");                              \
+        t_cur_failed++;                            \
     } while (0)
 
-#define T_ASSERT(cond)                                                  \
-    do {                                                                \
-        if (!(cond))                                                    \
-            T_FAIL_AT("assertion failed: %s", #cond);                   \
+#define T_ASSERT(cond)                                \
+    do {                                              \
+        if (!(cond))                                  \
+            T_FAIL_AT("assertion failed: %s", #cond); \
     } while (0)
 
 /* Fails the test and returns from it. */
-#define T_REQUIRE(cond)                                                 \
-    do {                                                                \
-        if (!(cond)) {                                                  \
-            T_FAIL_AT("requirement failed: %s", #cond);                 \
-            return;                                                     \
-        }                                                               \
+#define T_REQUIRE(cond)                                 \
+    do {                                                \
+        if (!(cond)) {                                  \
+            T_FAIL_AT("requirement failed: %s", #cond); \
+            return;                                     \
+        }                                               \
     } while (0)
 
-#define T_EQ_INT(a, b)                                                  \
-    do {                                                                \
-        long long t_a_ = (long long)(a), t_b_ = (long long)(b);         \
-        if (t_a_ != t_b_)                                               \
-            T_FAIL_AT("%s == %s: %lld != %lld", #a, #b, t_a_, t_b_);    \
+#define T_EQ_INT(a, b)                                               \
+    do {                                                             \
+        long long t_a_ = (long long)(a), t_b_ = (long long)(b);      \
+        if (t_a_ != t_b_)                                            \
+            T_FAIL_AT("%s == %s: %lld != %lld", #a, #b, t_a_, t_b_); \
     } while (0)
 
-#define T_EQ_STR(a, b)                                                  \
-    do {                                                                \
-        const char *t_a_ = (a), *t_b_ = (b);                            \
-        if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_) != 0)                  \
-            T_FAIL_AT("%s == %s: \"%s\" != \"%s\"", #a, #b,             \
-                      t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");  \
+#define T_EQ_STR(a, b)                                                              \
+    do {                                                                            \
+        const char *t_a_ = (a), *t_b_ = (b);                                        \
+        if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_) != 0)                              \
+            T_FAIL_AT("%s == %s: \"%s\" != \"%s\"", #a, #b, t_a_ ? t_a_ : "(null)", \
+                      t_b_ ? t_b_ : "(null)");                                      \
     } while (0)
 
-#define T_SKIP(why)                                                     \
-    do {                                                                \
-        t_cur_skipped = 1;                                              \
-        t_skip_reason = (why);                                          \
-        return;                                                         \
+#define T_SKIP(why)            \
+    do {                       \
+        t_cur_skipped = 1;     \
+        t_skip_reason = (why); \
+        return;                \
     } while (0)
 
-#define T_RUN(fn)                                                       \
-    do {                                                                \
-        t_cur_failed = 0;                                               \
-        t_cur_skipped = 0;                                              \
-        fn();                                                           \
-        t_count++;                                                      \
-        if (t_cur_failed) {                                             \
-            t_failed_total++;                                           \
-            printf("not ok %d - %s\n", t_count, #fn);                   \
-        } else if (t_cur_skipped) {                                     \
+#define T_RUN(fn)                                                          \
+    do {                                                                   \
+        t_cur_failed = 0;                                                  \
+        t_cur_skipped = 0;                                                 \
+        fn();                                                              \
+        t_count++;                                                         \
+        if (t_cur_failed) {                                                \
+            t_failed_total++;                                              \
+            printf("not ok %d - %s\n", t_count, #fn);                      \
+        } else if (t_cur_skipped) {                                        \
             printf("ok %d - %s # SKIP %s\n", t_count, #fn, t_skip_reason); \
-        } else {                                                        \
-            printf("ok %d - %s\n", t_count, #fn);                       \
-        }                                                               \
-        fflush(stdout);                                                 \
+        } else {                                                           \
+            printf("ok %d - %s\n", t_count, #fn);                          \
+        }                                                                  \
+        fflush(stdout);                                                    \
     } while (0)
 
 static inline int t_done(void)

@@ -121,14 +121,14 @@ static void test_base64(void)
     static const struct {
         const char *plain, *std, *url;
     } cases[] = {
-        {"", "", ""},
-        {"f", "Zg==", "Zg"},
-        {"fo", "Zm8=", "Zm8"},
-        {"foo", "Zm9v", "Zm9v"},
-        {"foob", "Zm9vYg==", "Zm9vYg"},
-        {"fooba", "Zm9vYmE=", "Zm9vYmE"},
-        {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
-        {"\xfb\xff", "+/8=", "-_8"},
+            {"", "", ""},
+            {"f", "Zg==", "Zg"},
+            {"fo", "Zm8=", "Zm8"},
+            {"foo", "Zm9v", "Zm9v"},
+            {"foob", "Zm9vYg==", "Zm9vYg"},
+            {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+            {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
+            {"\xfb\xff", "+/8=", "-_8"},
     };
     size_t i;
 
@@ -171,12 +171,12 @@ static void test_trim_space(void)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"  a b \n", "a b"},
-        {"\t\r\n", ""},
-        {"\xc2\xa0x\xe3\x80\x80", "x"}, /* NBSP, ideographic space */
-        {"x\xe2\x80\xa8", "x"},         /* U+2028 */
-        {"\xc3\xa9", "\xc3\xa9"},
-        {"", ""},
+            {"  a b \n", "a b"},
+            {"\t\r\n", ""},
+            {"\xc2\xa0x\xe3\x80\x80", "x"}, /* NBSP, ideographic space */
+            {"x\xe2\x80\xa8", "x"},         /* U+2028 */
+            {"\xc3\xa9", "\xc3\xa9"},
+            {"", ""},
     };
     size_t i;
 
@@ -195,16 +195,16 @@ static void test_go_quote(void)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"plain", "\"plain\""},
-        {"<token>", "\"\\u003ctoken\\u003e\""},
-        {"a&b", "\"a\\u0026b\""},
-        {"q\"b\\s", "\"q\\\"b\\\\s\""},
-        {"\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\""},
-        {"\x01\x1f\x7f", "\"\\u0001\\u001f\x7f\""},
-        {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
-        {"\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\""},
-        {"bad\xff", "\"bad\\ufffd\""},
-        {"/slash", "\"/slash\""},
+            {"plain", "\"plain\""},
+            {"<token>", "\"\\u003ctoken\\u003e\""},
+            {"a&b", "\"a\\u0026b\""},
+            {"q\"b\\s", "\"q\\\"b\\\\s\""},
+            {"\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\""},
+            {"\x01\x1f\x7f", "\"\\u0001\\u001f\x7f\""},
+            {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
+            {"\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\""},
+            {"bad\xff", "\"bad\\ufffd\""},
+            {"/slash", "\"/slash\""},
     };
     size_t i;
 

@@ -54,17 +54,18 @@ static void test_parse_store_errors(void)
         const char *in;
         const char *msg;
     } cases[] = {
-        {"{\"ServerURL\":\"\",\"Username\":\"u\"}", "no credentials server URL"},
-        {"{\"Username\":\"u\"}", "no credentials server URL"},
-        {"{\"ServerURL\":\"s\",\"Username\":\"\"}", "no credentials username"},
-        {"{\"ServerURL\":\"s\",\"Username\":null}", "no credentials username"},
-        {"null", "no credentials server URL"},
-        {"", "invalid JSON input at line 1, column 0"},
-        {"{\"ServerURL\":", "invalid JSON input at line 1, column 13"},
-        {"[1]", "invalid credentials: expected a JSON object"},
-        {"{\"ServerURL\":5,\"Username\":\"u\"}", "invalid credentials: 'ServerURL' must be a string"},
-        {"{\"ServerURL\":\"s\xff\",\"Username\":\"u\"}", "invalid UTF-8 in input"},
-        {"{\"ServerURL\":\"s\",\"Username\":\"u\"} trailing", NULL},
+            {"{\"ServerURL\":\"\",\"Username\":\"u\"}", "no credentials server URL"},
+            {"{\"Username\":\"u\"}", "no credentials server URL"},
+            {"{\"ServerURL\":\"s\",\"Username\":\"\"}", "no credentials username"},
+            {"{\"ServerURL\":\"s\",\"Username\":null}", "no credentials username"},
+            {"null", "no credentials server URL"},
+            {"", "invalid JSON input at line 1, column 0"},
+            {"{\"ServerURL\":", "invalid JSON input at line 1, column 13"},
+            {"[1]", "invalid credentials: expected a JSON object"},
+            {"{\"ServerURL\":5,\"Username\":\"u\"}",
+             "invalid credentials: 'ServerURL' must be a string"},
+            {"{\"ServerURL\":\"s\xff\",\"Username\":\"u\"}", "invalid UTF-8 in input"},
+            {"{\"ServerURL\":\"s\",\"Username\":\"u\"} trailing", NULL},
     };
     size_t i;
 
@@ -141,11 +142,13 @@ static void test_verbs_end_to_end(void)
 
     T_EQ_INT(run("get", "https://r.example", &out), 1);
     T_EQ_STR(out.data, "credentials not found in native keychain\n");
-    T_EQ_INT(run("store", "{\"ServerURL\":\"r.example\",\"Username\":\"u\",\"Secret\":\"p\"}", &out),
-             0);
+    T_EQ_INT(
+            run("store", "{\"ServerURL\":\"r.example\",\"Username\":\"u\",\"Secret\":\"p\"}", &out),
+            0);
     T_EQ_INT(out.len, 0);
     T_EQ_INT(run("get", "https://r.example/v2/\n", &out), 0);
-    T_EQ_STR(out.data, "{\"ServerURL\":\"https://r.example/v2/\",\"Username\":\"u\",\"Secret\":\"p\"}\n");
+    T_EQ_STR(out.data,
+             "{\"ServerURL\":\"https://r.example/v2/\",\"Username\":\"u\",\"Secret\":\"p\"}\n");
     T_EQ_INT(run("list", "unused", &out), 0);
     T_EQ_STR(out.data, "{\"r.example\":\"u\"}\n");
     T_EQ_INT(run("erase", "r.example", &out), 0);

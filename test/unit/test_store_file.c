@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests: the encrypted file store (round trips, namespaces, tampering, unknown fields, locking). */
+/* Unit tests: the encrypted file store (round trips, namespaces, tampering, unknown fields,
+ * locking). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 static char root[64];
 static int case_no;
-static char *dir;     /* store dir of the current case */
+static char *dir; /* store dir of the current case */
 static struct dh_config cfg;
 
 static void new_case(void)
@@ -93,18 +94,18 @@ static void test_roundtrip_and_matching(void)
     static const struct {
         const char *q, *want;
     } cases[] = {
-        {"https://registry.example:5000", "p5000"},
-        {"registry.example:5000/v2/", "p5000"},
-        {"registry.example", "p443"},
-        {"https://registry.example:443", "p443"},
-        {"registry.example:5001", NULL},
-        {"http://registry.example:5000", NULL},
-        {"other.example", NULL},
-        {"https://index.docker.io/v1/", "hubpass"},
-        {"index.docker.io", "hubpass"},
-        {"registry-1.docker.io", "hubpass"},
-        {"garbage", NULL},
-        {"ftp://registry.example", NULL},
+            {"https://registry.example:5000", "p5000"},
+            {"registry.example:5000/v2/", "p5000"},
+            {"registry.example", "p443"},
+            {"https://registry.example:443", "p443"},
+            {"registry.example:5001", NULL},
+            {"http://registry.example:5000", NULL},
+            {"other.example", NULL},
+            {"https://index.docker.io/v1/", "hubpass"},
+            {"index.docker.io", "hubpass"},
+            {"registry-1.docker.io", "hubpass"},
+            {"garbage", NULL},
+            {"ftp://registry.example", NULL},
     };
     for (size_t i = 0; i < DH_ARRAY_SIZE(cases); i++) {
         _cleanup_free_ char *got = get_secret(s, cases[i].q);
@@ -161,8 +162,14 @@ static void test_namespaces_isolated(void)
         vx = get_secret(d, "r.example");
         T_ASSERT(vx == NULL);
     }
-    static const char *const invalid[] = {"", "../x", "a/b", ".hidden", "-x", "a b",
-                                          "0123456789012345678901234567890123456789012345678901234567890123"};
+    static const char *const invalid[] = {
+            "",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            "a b",
+            "0123456789012345678901234567890123456789012345678901234567890123"};
     for (size_t i = 0; i < DH_ARRAY_SIZE(invalid); i++) {
         T_EQ_INT(dh_store_open("file", invalid[i], &cfg, &bad, &err), -1);
         dh_error_free(&err);
@@ -294,7 +301,9 @@ static void test_unknown_fields_kept(void)
     T_EQ_INT(put(s, "r.example", "u", "pw"), 0);
     path = dh_xasprintf("%s/default.json", dir);
     T_EQ_INT(edit_file(path, "\"version\": 1,", "\"version\": 1, \"x-future\": {\"a\": [1]},"), 0);
-    T_EQ_INT(edit_file(path, "\"server\": \"r.example\",", "\"server\": \"r.example\", \"note\": \"n\","), 0);
+    T_EQ_INT(edit_file(path, "\"server\": \"r.example\",",
+                       "\"server\": \"r.example\", \"note\": \"n\","),
+             0);
     T_EQ_INT(put(s, "r.example", "u", "pw2"), 0);
     T_EQ_INT(put(s, "s.example", "u", "pw3"), 0);
     text = read_text(path);
