@@ -55,6 +55,14 @@ inspect() {
     skopeo inspect --tls-verify=false "docker://$DH_REG_IMAGE"
 }
 
+# expect_inspect_unauthorized: skopeo inspect fails with the registry's auth error.
+expect_inspect_unauthorized() {
+    run inspect
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" =~ [Uu]nauthorized|authentication ]]
+}
+
 @test "skopeo inspect authenticates with the login stored in dockhand (credHelpers)" {
     helper_store "$DH_REG_HOST" "$DH_REG_USER" "$DH_REG_PASS"
     cred_helpers_config
@@ -67,10 +75,7 @@ inspect() {
 @test "skopeo inspect fails with an authentication error when the stored password is wrong" {
     helper_store "$DH_REG_HOST" "$DH_REG_USER" "not-$DH_REG_PASS"
     cred_helpers_config
-    run inspect
-    echo "$output"
-    [ "$status" -ne 0 ]
-    [[ "$output" =~ [Uu]nauthorized|authentication ]]
+    expect_inspect_unauthorized
 }
 
 @test "skopeo inspect fails when dockhand holds no credential for the registry" {
@@ -79,10 +84,7 @@ inspect() {
     run docker-credential-dockhand get <<<"$DH_REG_HOST"
     [ "$status" -eq 1 ]
     [ "$output" = "$NOT_FOUND" ]
-    run inspect
-    echo "$output"
-    [ "$status" -ne 0 ]
-    [[ "$output" =~ [Uu]nauthorized|authentication ]]
+    expect_inspect_unauthorized
 }
 
 @test "docker logout erases the credential from dockhand (credsStore, no daemon)" {
@@ -147,10 +149,7 @@ inspect() {
     run docker-credential-dockhand get <<<"$DH_REG_HOST"
     [ "$status" -eq 1 ]
     [ "$output" = "$NOT_FOUND" ]
-    run inspect
-    echo "$output"
-    [ "$status" -ne 0 ]
-    [[ "$output" =~ [Uu]nauthorized|authentication ]]
+    expect_inspect_unauthorized
 
     export DOCKHAND_NAMESPACE=ci
     run --separate-stderr inspect
