@@ -12,6 +12,8 @@ PKGS=(
     # tests: real registry, real clients, peers, keyring
     bats jq skopeo docker-registry apache2-utils umoci golang-docker-credential-helpers pass gnupg
     gnome-keyring dbus dbus-x11 libsecret-tools
+    # test fakes (AWS, Google, Kubernetes API servers) and test certificates
+    python3 openssl
     # benchmarks
     time hyperfine
 )

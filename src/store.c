@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dockhand/cleanup.h"
 #include "dockhand/config.h"
 #include "dockhand/mem.h"
 
@@ -57,16 +58,41 @@ void dh_store_selection(const struct dh_config *cfg, const char **ret_spec, cons
     *ret_ns = ns;
 }
 
+static const struct store_backend {
+    const char *prefix; /* spec is exactly this, or this + ":" + argument */
+    bool takes_arg;     /* the part after ':' is passed on */
+    int (*open)(const char *arg, const char *ns, const struct dh_config *cfg, struct dh_store **ret,
+                struct dh_error **err);
+} backends[] = {
+        {"file", false, dh_store_file_open},
+        {"secretservice", false, dh_store_secretservice_open},
+        {"dir", true, dh_store_dir_open},
+        {"kube", true, dh_store_kube_open},
+};
+
 int dh_store_open(const char *spec, const char *ns, const struct dh_config *cfg,
                   struct dh_store **ret, struct dh_error **err)
 {
+    size_t i;
+
     if (!dh_namespace_valid(ns))
         return dh_error_make(err, EINVAL,
                              "invalid namespace '%s': use 1 to 63 letters, digits, '.', '_' or '-'",
                              ns);
-    if (!strcmp(spec, "file"))
-        return dh_store_file_open(ns, cfg, ret, err);
-    return dh_error_make(err, EINVAL, "unknown store '%s' (known stores: file)", spec);
+    for (i = 0; i < DH_ARRAY_SIZE(backends); i++) {
+        size_t n = strlen(backends[i].prefix);
+
+        if (strncmp(spec, backends[i].prefix, n) != 0)
+            continue;
+        if (spec[n] == '\0')
+            return backends[i].open(NULL, ns, cfg, ret, err);
+        if (spec[n] == ':' && backends[i].takes_arg)
+            return backends[i].open(spec + n + 1, ns, cfg, ret, err);
+    }
+    return dh_error_make(err, EINVAL,
+                         "unknown store '%s' (known stores: file, secretservice, dir:<root>, "
+                         "kube[:<namespace>])",
+                         spec);
 }
 
 void dh_store_close(struct dh_store *s)

@@ -422,8 +422,8 @@ static const struct dh_store_ops file_ops = {
         .close = file_close,
 };
 
-int dh_store_file_open(const char *ns, const struct dh_config *cfg, struct dh_store **ret,
-                       struct dh_error **err)
+int dh_store_file_open(const char *arg DH_UNUSED, const char *ns, const struct dh_config *cfg,
+                       struct dh_store **ret, struct dh_error **err)
 {
     struct file_store *fs;
     char *dir = NULL;

@@ -57,7 +57,8 @@ struct dh_store {
 /* Namespaces: 1 to 63 characters of [A-Za-z0-9._-], starting with a letter or digit. */
 bool dh_namespace_valid(const char *ns);
 
-/* Opens the store named by spec ("file") for namespace ns. */
+/* Opens the store named by spec ("file", "secretservice", "dir:<root>", "kube[:<ns>]")
+   for namespace ns. */
 int dh_store_open(const char *spec, const char *ns, const struct dh_config *cfg,
                   struct dh_store **ret, struct dh_error **err);
 void dh_store_close(struct dh_store *s);
@@ -72,8 +73,18 @@ static inline void dh_store_closep(struct dh_store **s)
    ("file", "default").  Returns borrowed strings. */
 void dh_store_selection(const struct dh_config *cfg, const char **ret_spec, const char **ret_ns);
 
-/* Backends. */
-int dh_store_file_open(const char *ns, const struct dh_config *cfg, struct dh_store **ret,
-                       struct dh_error **err);
+/* Backends.  arg is the text after "<type>:" in the spec, or NULL when there is none. */
+int dh_store_file_open(const char *arg, const char *ns, const struct dh_config *cfg,
+                       struct dh_store **ret, struct dh_error **err);
+/* The desktop keyring (Secret Service over D-Bus, libsecret loaded at first use). */
+int dh_store_secretservice_open(const char *arg, const char *ns, const struct dh_config *cfg,
+                                struct dh_store **ret, struct dh_error **err);
+/* Read-only tree of mounted secrets: dir:<root> reads <root>/<namespace>/<secret>/. */
+int dh_store_dir_open(const char *arg, const char *ns, const struct dh_config *cfg,
+                      struct dh_store **ret, struct dh_error **err);
+/* Kubernetes Secrets: kube:<k8s namespace>, or kube (the dockhand namespace is the
+   Kubernetes namespace). */
+int dh_store_kube_open(const char *arg, const char *ns, const struct dh_config *cfg,
+                       struct dh_store **ret, struct dh_error **err);
 
 #endif

@@ -175,7 +175,9 @@ static void test_namespaces_isolated(void)
         dh_error_free(&err);
     }
     T_EQ_INT(dh_store_open("nosuch", "default", &cfg, &bad, &err), -1);
-    T_EQ_STR(err->msg, "unknown store 'nosuch' (known stores: file)");
+    T_EQ_STR(
+            err->msg,
+            "unknown store 'nosuch' (known stores: file, secretservice, dir:<root>, kube[:<namespace>])");
     dh_error_free(&err);
 }
 
