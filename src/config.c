@@ -42,42 +42,49 @@ enum key_flags {
 
 struct config_key;
 
-typedef int (*key_handler)(struct dh_config *c, const struct config_key *key,
+/* base is the struct the table describes (struct dh_config, struct dh_route). */
+typedef int (*key_handler)(void *base, const struct config_key *key,
                            const struct dh_yaml_node *value, const char *path,
                            struct dh_error **err);
 
 struct config_key {
     const char *name;
     enum key_type type;
-    size_t offset; /* of the field in struct dh_config (not for KEY_SECTION/KEY_CUSTOM) */
+    size_t offset; /* of the field in the base struct (not for KEY_SECTION) */
     unsigned flags;
     uint64_t max;                     /* KEY_UINT, KEY_DURATION */
     const struct config_key *section; /* KEY_SECTION: table ended by {NULL} */
     key_handler handler;              /* KEY_CUSTOM */
 };
 
-#define FIELD(f) offsetof(struct dh_config, f)
+#define FIELD(f)       offsetof(struct dh_config, f)
+#define ROUTE_FIELD(f) offsetof(struct dh_route, f)
 
-static int parse_log_level(struct dh_config *c, const struct config_key *key,
+static int parse_log_level(void *base, const struct config_key *key,
                            const struct dh_yaml_node *value, const char *path,
                            struct dh_error **err);
-static int parse_log_format(struct dh_config *c, const struct config_key *key,
+static int parse_log_format(void *base, const struct config_key *key,
                             const struct dh_yaml_node *value, const char *path,
                             struct dh_error **err);
+static int parse_routes(void *base, const struct config_key *key, const struct dh_yaml_node *value,
+                        const char *path, struct dh_error **err);
+static void *field_of(void *base, const struct config_key *key);
 
-static int parse_namespace(struct dh_config *c, const struct config_key *key DH_UNUSED,
+/* A namespace name, stored into the char * field at key->offset. */
+static int parse_namespace(void *base, const struct config_key *key,
                            const struct dh_yaml_node *value, const char *path,
                            struct dh_error **err)
 {
     _cleanup_free_ char *s = NULL;
+    char **field = field_of(base, key);
 
     if (dh_yaml_get_string(value, path, &s, err) < 0)
         return -1;
     if (!dh_namespace_valid(s))
         return dh_yaml_error(value, err, EINVAL,
                              "'%s' must be 1 to 63 letters, digits, '.', '_' or '-'", path);
-    free(c->namespace);
-    c->namespace = TAKE_PTR(s);
+    free(*field);
+    *field = TAKE_PTR(s);
     return 0;
 }
 
@@ -95,13 +102,17 @@ static const struct config_key file_keys[] = {
 
 static const struct config_key top_keys[] = {
         {.name = "store", .type = KEY_STRING, .offset = FIELD(store), .flags = KEY_NONEMPTY},
-        {.name = "namespace", .type = KEY_CUSTOM, .handler = parse_namespace},
+        {.name = "namespace",
+         .type = KEY_CUSTOM,
+         .offset = FIELD(namespace),
+         .handler = parse_namespace},
+        {.name = "routes", .type = KEY_CUSTOM, .handler = parse_routes},
         {.name = "log", .type = KEY_SECTION, .section = log_keys},
         {.name = "file", .type = KEY_SECTION, .section = file_keys},
         {.name = NULL},
 };
 
-static int parse_log_level(struct dh_config *c, const struct config_key *key DH_UNUSED,
+static int parse_log_level(void *base, const struct config_key *key DH_UNUSED,
                            const struct dh_yaml_node *value, const char *path,
                            struct dh_error **err)
 {
@@ -113,12 +124,14 @@ static int parse_log_level(struct dh_config *c, const struct config_key *key DH_
     if (dh_log_parse_level(s, &level) < 0)
         return dh_yaml_error(value, err, EINVAL, "'%s' must be one of error, warn, info, debug",
                              path);
+    struct dh_config *c = base;
+
     c->log_level = level;
     c->log_level_set = true;
     return 0;
 }
 
-static int parse_log_format(struct dh_config *c, const struct config_key *key DH_UNUSED,
+static int parse_log_format(void *base, const struct config_key *key DH_UNUSED,
                             const struct dh_yaml_node *value, const char *path,
                             struct dh_error **err)
 {
@@ -129,6 +142,8 @@ static int parse_log_format(struct dh_config *c, const struct config_key *key DH
         return -1;
     if (dh_log_parse_format(s, &format) < 0)
         return dh_yaml_error(value, err, EINVAL, "'%s' must be one of text, json", path);
+    struct dh_config *c = base;
+
     c->log_format = format;
     c->log_format_set = true;
     return 0;
@@ -159,24 +174,24 @@ static int parse_path(const struct dh_yaml_node *value, const char *path, char *
     return 0;
 }
 
-static void *field_of(struct dh_config *c, const struct config_key *key)
+static void *field_of(void *base, const struct config_key *key)
 {
-    return (char *)c + key->offset;
+    return (char *)base + key->offset;
 }
 
-static void set_string(struct dh_config *c, const struct config_key *key, char *s)
+static void set_string(void *base, const struct config_key *key, char *s)
 {
-    char **field = field_of(c, key);
+    char **field = field_of(base, key);
 
     free(*field);
     *field = s;
 }
 
-static int apply_mapping(struct dh_config *c, const struct dh_yaml_node *map,
-                         const struct config_key *table, const char *prefix, struct dh_error **err);
+static int apply_mapping(void *c, const struct dh_yaml_node *map, const struct config_key *table,
+                         const char *prefix, struct dh_error **err);
 
-static int apply_key(struct dh_config *c, const struct config_key *key,
-                     const struct dh_yaml_node *value, const char *path, struct dh_error **err)
+static int apply_key(void *c, const struct config_key *key, const struct dh_yaml_node *value,
+                     const char *path, struct dh_error **err)
 {
     char *s = NULL;
 
@@ -223,8 +238,8 @@ static const struct config_key *find_key(const struct config_key *table,
 
 /* Applies every entry of map, in document order.  prefix is the dotted path of
    map ("file"), or NULL at the top level. */
-static int apply_mapping(struct dh_config *c, const struct dh_yaml_node *map,
-                         const struct config_key *table, const char *prefix, struct dh_error **err)
+static int apply_mapping(void *c, const struct dh_yaml_node *map, const struct config_key *table,
+                         const char *prefix, struct dh_error **err)
 {
     size_t i;
 
@@ -252,6 +267,69 @@ static int apply_mapping(struct dh_config *c, const struct dh_yaml_node *map,
     return 0;
 }
 
+static const struct config_key route_keys[] = {
+        {.name = "registry",
+         .type = KEY_STRING,
+         .offset = ROUTE_FIELD(registry),
+         .flags = KEY_NONEMPTY},
+        {.name = "store", .type = KEY_STRING, .offset = ROUTE_FIELD(store), .flags = KEY_NONEMPTY},
+        {.name = "namespace",
+         .type = KEY_CUSTOM,
+         .offset = ROUTE_FIELD(namespace),
+         .handler = parse_namespace},
+        {.name = NULL},
+};
+
+static void routes_free(struct dh_route *routes, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(routes[i].registry);
+        free(routes[i].store);
+        free(routes[i].namespace);
+    }
+    free(routes);
+}
+
+/* `routes:` is a list of {registry, store?, namespace?}; it replaces any earlier value. */
+static int parse_routes(void *base, const struct config_key *key DH_UNUSED,
+                        const struct dh_yaml_node *value, const char *path, struct dh_error **err)
+{
+    struct dh_config *c = base;
+    struct dh_route *routes;
+    size_t i;
+
+    if (dh_yaml_expect(value, DH_YAML_SEQUENCE, path, err) < 0)
+        return -1;
+    routes = dh_xcalloc(value->n_items ? value->n_items : 1, sizeof(*routes));
+    for (i = 0; i < value->n_items; i++) {
+        const struct dh_yaml_node *item = value->items[i];
+        _cleanup_free_ char *ipath = dh_xasprintf("%s[%zu]", path, i);
+        struct dh_route *r = &routes[i];
+
+        r->line = item->line;
+        if (dh_yaml_expect(item, DH_YAML_MAPPING, ipath, err) < 0 ||
+            apply_mapping(r, item, route_keys, ipath, err) < 0)
+            goto fail;
+        if (!r->registry) {
+            dh_yaml_error(item, err, EINVAL, "'%s' needs a 'registry' pattern", ipath);
+            goto fail;
+        }
+        if (!r->store && !r->namespace) {
+            dh_yaml_error(item, err, EINVAL, "'%s' needs a 'store' or a 'namespace'", ipath);
+            goto fail;
+        }
+    }
+    routes_free(c->routes, c->n_routes);
+    c->routes = routes;
+    c->n_routes = value->n_items;
+    return 0;
+fail:
+    routes_free(routes, value->n_items);
+    return -1;
+}
+
 static struct dh_config *config_new(void)
 {
     struct dh_config *c = dh_xcalloc(1, sizeof(*c));
@@ -272,6 +350,7 @@ void dh_config_free(struct dh_config *c)
     free(c->namespace);
     free(c->file_dir);
     free(c->file_key_file);
+    routes_free(c->routes, c->n_routes);
     free(c);
 }
 

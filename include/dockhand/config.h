@@ -28,6 +28,15 @@
 #define DH_CONFIG_DEFAULT_STORE     "file"
 #define DH_CONFIG_DEFAULT_NAMESPACE "default"
 
+/* One `routes:` entry: registries matching `registry` use this store and namespace. */
+struct dh_route {
+    char *registry;  /* kubelet-style pattern: host labels may be globs ("*.corp.example"),
+                        optional ":port" and "/path" prefix */
+    char *store;     /* store spec, or NULL for the default store */
+    char *namespace; /* namespace, or NULL for the default namespace */
+    size_t line;     /* line of the entry in the config file */
+};
+
 struct dh_config {
     char *path;         /* the file that was read; NULL when no file exists */
     char *store;        /* `store:` default store spec, e.g. "file"; default "file" */
@@ -36,8 +45,10 @@ struct dh_config {
     enum dh_log_level log_level;
     bool log_format_set; /* `log.format:` text|json */
     enum dh_log_format log_format;
-    char *file_dir;      /* `file.dir:` directory of the file store; NULL = default */
-    char *file_key_file; /* `file.key_file:` path of the 32-byte key file; NULL = default */
+    char *file_dir;          /* `file.dir:` directory of the file store; NULL = default */
+    char *file_key_file;     /* `file.key_file:` path of the 32-byte key file; NULL = default */
+    struct dh_route *routes; /* `routes:` in file order; the first match wins */
+    size_t n_routes;
 };
 
 /* Loads $DOCKHAND_CONFIG if set and non-empty (then the file must exist), else

@@ -219,7 +219,7 @@ static void test_unknown_keys(void)
     /* Keys are case-sensitive and not trimmed. */
     T_FAILS_WITH("Store: file\n", "config.yaml:1: unknown key 'Store'");
     /* Unknown keys are reported even when their value is null or would be bad. */
-    T_FAILS_WITH("routes:\n", "config.yaml:1: unknown key 'routes'");
+    T_FAILS_WITH("mirrors:\n", "config.yaml:1: unknown key 'mirrors'");
     T_FAILS_WITH("file: {dirs: [a]}\n", "config.yaml:1: unknown key 'dirs' in 'file'");
     /* The first problem in document order wins. */
     T_FAILS_WITH("a: 1\nnamespace: 5\n", "config.yaml:1: unknown key 'a'");
@@ -558,6 +558,48 @@ static void test_load_env(void)
     rm_rf(dir);
 }
 
+static void test_routes(void)
+{
+    static const char yaml[] = "store: file\n"
+                               "routes:\n"
+                               "  - registry: \"*.corp.example\"\n"
+                               "    store: kube:ci\n"
+                               "    namespace: ci\n"
+                               "  - registry: ghcr.io\n"
+                               "    store: secretservice\n"
+                               "  - registry: registry.example:5000/team\n"
+                               "    namespace: team\n";
+    _cleanup_config_ struct dh_config *c = NULL;
+    struct dh_error *err = NULL;
+
+    T_EQ_INT(dh_config_parse(yaml, strlen(yaml), "config.yaml", &c, &err), 0);
+    T_REQUIRE(c);
+    T_EQ_INT(c->n_routes, 3);
+    T_EQ_STR(c->routes[0].registry, "*.corp.example");
+    T_EQ_STR(c->routes[0].store, "kube:ci");
+    T_EQ_STR(c->routes[0].namespace, "ci");
+    T_EQ_INT(c->routes[0].line, 3);
+    T_EQ_STR(c->routes[1].store, "secretservice");
+    T_ASSERT(c->routes[1].namespace == NULL);
+    T_ASSERT(c->routes[2].store == NULL);
+    T_EQ_STR(c->routes[2].namespace, "team");
+    T_EQ_INT(c->routes[2].line, 8);
+
+    T_FAILS_WITH("routes: ghcr.io\n", "config.yaml:1: 'routes' must be a list");
+    T_FAILS_WITH("routes:\n  - ghcr.io\n", "config.yaml:2: 'routes[0]' must be a mapping");
+    T_FAILS_WITH("routes:\n  - store: file\n",
+                 "config.yaml:2: 'routes[0]' needs a 'registry' pattern");
+    T_FAILS_WITH("routes:\n  - registry: a.io\n",
+                 "config.yaml:2: 'routes[0]' needs a 'store' or a 'namespace'");
+    T_FAILS_WITH("routes:\n  - registry: a.io\n    store: file\n  - registry: b.io\n    shop: x\n",
+                 "config.yaml:5: unknown key 'shop' in 'routes[1]'");
+    T_FAILS_WITH(
+            "routes:\n  - registry: a.io\n    namespace: ../x\n",
+            "config.yaml:3: 'routes[0].namespace' must be 1 to 63 letters, digits, '.', '_' or '-'");
+    T_FAILS_WITH("routes:\n  - registry: ''\n    store: file\n",
+                 "config.yaml:2: 'routes[0].registry' must not be empty");
+}
+
 int main(void)
 {
     T_RUN(test_defaults);
@@ -573,5 +615,6 @@ int main(void)
     T_RUN(test_paths);
     T_RUN(test_load_file);
     T_RUN(test_load_env);
+    T_RUN(test_routes);
     return t_done();
 }
