@@ -19,9 +19,15 @@
  * file that includes their headers; nothing links them), so the other stores never pay
  * GLib's start-up.  Every D-Bus exchange is asynchronous on a private GMainContext with
  * a deadline: a bus or a Secret Service that does not answer gives an error after
- * SS_TIMEOUT_MS, never a hang.  Only a search that must unlock a locked keyring (the
- * Secret Service then shows its password prompt) and a store, which may prompt too,
- * wait longer, up to SS_PROMPT_TIMEOUT_MS.  See docs/secretservice.md.
+ * SS_TIMEOUT_MS for the whole operation, never a hang.  Only an unlock (the Secret
+ * Service then shows its password prompt) and a store, which may prompt too, wait
+ * longer, up to SS_PROMPT_TIMEOUT_MS.
+ *
+ * libsecret's object-path API is used rather than SecretItem objects: a search is one
+ * SearchItems call plus one pipelined Properties.GetAll per item found, where an item
+ * proxy costs about five round trips; and `get` negotiates the encrypted transfer
+ * session (1024-bit Diffie-Hellman on both ends, the largest cost of a look-up) while
+ * those attributes are on their way.  See docs/secretservice.md.
  */
 #include "dockhand/store.h"
 
@@ -33,6 +39,8 @@
 #include <string.h>
 #include <time.h>
 
+/* The object-path API (secret-paths.h), as docker-credential-secretservice uses too. */
+#define SECRET_API_SUBJECT_TO_CHANGE 1
 #include <libsecret/secret.h>
 
 #include "dockhand/cleanup.h"
@@ -46,6 +54,7 @@
 #define SS_DEFAULT_NS        "default"
 #define SS_TIMEOUT_MS        5000
 #define SS_PROMPT_TIMEOUT_MS 120000
+#define SS_ITEM_IFACE        "org.freedesktop.Secret.Item"
 #define SS_BUS_NAME          "org.freedesktop.secrets"
 
 /* Attribute names and types, as docker-credential-secretservice declares them, plus ours.
@@ -76,51 +85,58 @@ static const char *const ss_lib_names[LIB_COUNT] = {
 
 /* Every function this file calls in those libraries.  The prototypes come from the
    headers; calls go through SS(name), never to the symbol itself (nothing links it). */
-#define SS_FUNCS(X)                                 \
-    X(LIB_GLIB, g_main_context_new)                 \
-    X(LIB_GLIB, g_main_context_unref)               \
-    X(LIB_GLIB, g_main_context_push_thread_default) \
-    X(LIB_GLIB, g_main_context_pop_thread_default)  \
-    X(LIB_GLIB, g_main_context_iteration)           \
-    X(LIB_GLIB, g_timeout_source_new)               \
-    X(LIB_GLIB, g_source_set_callback)              \
-    X(LIB_GLIB, g_source_attach)                    \
-    X(LIB_GLIB, g_source_destroy)                   \
-    X(LIB_GLIB, g_source_unref)                     \
-    X(LIB_GLIB, g_hash_table_new)                   \
-    X(LIB_GLIB, g_hash_table_insert)                \
-    X(LIB_GLIB, g_hash_table_lookup)                \
-    X(LIB_GLIB, g_hash_table_unref)                 \
-    X(LIB_GLIB, g_str_hash)                         \
-    X(LIB_GLIB, g_str_equal)                        \
-    X(LIB_GLIB, g_list_free_full)                   \
-    X(LIB_GLIB, g_error_free)                       \
-    X(LIB_GLIB, g_log_set_writer_func)              \
-    X(LIB_GOBJECT, g_object_ref)                    \
-    X(LIB_GOBJECT, g_object_unref)                  \
-    X(LIB_GIO, g_cancellable_new)                   \
-    X(LIB_GIO, g_cancellable_cancel)                \
-    X(LIB_GIO, g_dbus_error_quark)                  \
-    X(LIB_GIO, g_dbus_error_strip_remote_error)     \
-    X(LIB_GIO, g_io_error_quark)                    \
-    X(LIB_GIO, g_dbus_proxy_get_object_path)        \
-    X(LIB_SECRET, secret_error_get_quark)           \
-    X(LIB_SECRET, secret_service_get)               \
-    X(LIB_SECRET, secret_service_get_finish)        \
-    X(LIB_SECRET, secret_service_search)            \
-    X(LIB_SECRET, secret_service_search_finish)     \
-    X(LIB_SECRET, secret_service_store)             \
-    X(LIB_SECRET, secret_service_store_finish)      \
-    X(LIB_SECRET, secret_item_get_attributes)       \
-    X(LIB_SECRET, secret_item_get_locked)           \
-    X(LIB_SECRET, secret_item_get_modified)         \
-    X(LIB_SECRET, secret_item_load_secret)          \
-    X(LIB_SECRET, secret_item_load_secret_finish)   \
-    X(LIB_SECRET, secret_item_get_secret)           \
-    X(LIB_SECRET, secret_item_delete)               \
-    X(LIB_SECRET, secret_item_delete_finish)        \
-    X(LIB_SECRET, secret_value_new)                 \
-    X(LIB_SECRET, secret_value_get)                 \
+#define SS_FUNCS(X)                                               \
+    X(LIB_GLIB, g_main_context_new)                               \
+    X(LIB_GLIB, g_main_context_unref)                             \
+    X(LIB_GLIB, g_main_context_push_thread_default)               \
+    X(LIB_GLIB, g_main_context_pop_thread_default)                \
+    X(LIB_GLIB, g_main_context_iteration)                         \
+    X(LIB_GLIB, g_timeout_source_new)                             \
+    X(LIB_GLIB, g_source_set_callback)                            \
+    X(LIB_GLIB, g_source_attach)                                  \
+    X(LIB_GLIB, g_source_destroy)                                 \
+    X(LIB_GLIB, g_source_unref)                                   \
+    X(LIB_GLIB, g_hash_table_new)                                 \
+    X(LIB_GLIB, g_hash_table_insert)                              \
+    X(LIB_GLIB, g_hash_table_unref)                               \
+    X(LIB_GLIB, g_str_hash)                                       \
+    X(LIB_GLIB, g_str_equal)                                      \
+    X(LIB_GLIB, g_strfreev)                                       \
+    X(LIB_GLIB, g_error_free)                                     \
+    X(LIB_GLIB, g_log_set_writer_func)                            \
+    X(LIB_GLIB, g_variant_new)                                    \
+    X(LIB_GLIB, g_variant_get_child_value)                        \
+    X(LIB_GLIB, g_variant_lookup_value)                           \
+    X(LIB_GLIB, g_variant_lookup)                                 \
+    X(LIB_GLIB, g_variant_unref)                                  \
+    X(LIB_GOBJECT, g_object_ref)                                  \
+    X(LIB_GOBJECT, g_object_unref)                                \
+    X(LIB_GIO, g_cancellable_new)                                 \
+    X(LIB_GIO, g_cancellable_cancel)                              \
+    X(LIB_GIO, g_dbus_error_quark)                                \
+    X(LIB_GIO, g_dbus_error_strip_remote_error)                   \
+    X(LIB_GIO, g_io_error_quark)                                  \
+    X(LIB_GIO, g_dbus_proxy_get_connection)                       \
+    X(LIB_GIO, g_dbus_proxy_get_name)                             \
+    X(LIB_GIO, g_dbus_connection_call)                            \
+    X(LIB_GIO, g_dbus_connection_call_finish)                     \
+    X(LIB_SECRET, secret_error_get_quark)                         \
+    X(LIB_SECRET, secret_service_get)                             \
+    X(LIB_SECRET, secret_service_get_finish)                      \
+    X(LIB_SECRET, secret_service_ensure_session)                  \
+    X(LIB_SECRET, secret_service_ensure_session_finish)           \
+    X(LIB_SECRET, secret_service_search_for_dbus_paths)           \
+    X(LIB_SECRET, secret_service_search_for_dbus_paths_finish)    \
+    X(LIB_SECRET, secret_service_unlock_dbus_paths)               \
+    X(LIB_SECRET, secret_service_unlock_dbus_paths_finish)        \
+    X(LIB_SECRET, secret_service_get_secret_for_dbus_path)        \
+    X(LIB_SECRET, secret_service_get_secret_for_dbus_path_finish) \
+    X(LIB_SECRET, secret_service_delete_item_dbus_path)           \
+    X(LIB_SECRET, secret_service_delete_item_dbus_path_finish)    \
+    X(LIB_SECRET, secret_service_store)                           \
+    X(LIB_SECRET, secret_service_store_finish)                    \
+    X(LIB_SECRET, secret_value_new)                               \
+    X(LIB_SECRET, secret_value_get)                               \
     X(LIB_SECRET, secret_value_unref)
 
 struct ss_api {
@@ -216,10 +232,12 @@ struct ss_store {
     GMainContext *ctx;
     GCancellable *cancel;
     SecretService *service;
-    bool timed_out; /* a call was abandoned: the connection is unusable */
+    int64_t deadline; /* of the operation in progress (CLOCK_MONOTONIC, ms) */
+    bool timed_out;   /* a call was abandoned: the connection is unusable */
 };
 
-/* One pending call.  Abandoned on a time-out: the callback then frees it, if it ever runs. */
+/* One pending call.  Abandoned when nobody will wait for it any more (a time-out, an
+   error elsewhere): its callback then frees it, if it ever runs. */
 struct ss_call {
     bool done;
     bool abandoned;
@@ -257,34 +275,61 @@ static struct ss_call *ss_call_new(void)
     return dh_xcalloc(1, sizeof(struct ss_call));
 }
 
-/* Runs the context until c completes or timeout_ms pass.  On success *ret_res is the
-   call's result (caller unrefs) and c is freed.  On a time-out, cancels everything and
-   fails with ETIMEDOUT naming what. */
-static int ss_wait(struct ss_store *s, struct ss_call *c, int timeout_ms, const char *what,
+/* Gives up on a call that may still be pending.  NULL allowed. */
+static void ss_call_drop(struct ss_call *c)
+{
+    if (!c)
+        return;
+    if (!c->done) {
+        c->abandoned = true;
+        return;
+    }
+    if (c->res)
+        SS(g_object_unref)(c->res);
+    free(c);
+}
+
+/* Starts the time budget of one store operation. */
+static void ss_begin(struct ss_store *s)
+{
+    s->deadline = ss_now_ms() + SS_TIMEOUT_MS;
+}
+
+/* Runs the context until c completes, or until the operation's deadline passes (with
+   prompt, SS_PROMPT_TIMEOUT_MS from now: the user may be typing a password).  On success
+   *ret_res is the call's result (caller unrefs) and c is freed.  On a time-out, abandons
+   c, cancels every call in flight and fails with ETIMEDOUT naming what. */
+static int ss_wait(struct ss_store *s, struct ss_call *c, bool prompt, const char *what,
                    GAsyncResult **ret_res, struct dh_error **err)
 {
-    int64_t deadline = ss_now_ms() + timeout_ms;
-    GSource *timer = SS(g_timeout_source_new)((guint)timeout_ms);
+    int64_t deadline = prompt ? ss_now_ms() + SS_PROMPT_TIMEOUT_MS : s->deadline;
+    int64_t left = deadline - ss_now_ms();
     bool fired = false;
 
-    SS(g_source_set_callback)(timer, ss_on_timer, &fired, NULL);
-    SS(g_source_attach)(timer, s->ctx);
-    while (!c->done && !fired && ss_now_ms() < deadline)
-        SS(g_main_context_iteration)(s->ctx, TRUE);
-    SS(g_source_destroy)(timer);
-    SS(g_source_unref)(timer);
+    if (!c->done && left > 0) {
+        GSource *timer = SS(g_timeout_source_new)((guint)left);
+
+        SS(g_source_set_callback)(timer, ss_on_timer, &fired, NULL);
+        SS(g_source_attach)(timer, s->ctx);
+        while (!c->done && !fired)
+            SS(g_main_context_iteration)(s->ctx, TRUE);
+        SS(g_source_destroy)(timer);
+        SS(g_source_unref)(timer);
+    }
     if (!c->done) {
+        int secs = (prompt ? SS_PROMPT_TIMEOUT_MS : SS_TIMEOUT_MS) / 1000;
+
         c->abandoned = true;
         s->timed_out = true;
         SS(g_cancellable_cancel)(s->cancel);
         if (!s->service)
-            return dh_error_make(
-                    err, ETIMEDOUT,
-                    "%s: no answer from the D-Bus session bus or the Secret Service (%s) within %d s",
-                    what, SS_BUS_NAME, timeout_ms / 1000);
+            return dh_error_make(err, ETIMEDOUT,
+                                 "%s: no answer from the D-Bus session bus or the Secret Service "
+                                 "(%s) within %d s",
+                                 what, SS_BUS_NAME, secs);
         return dh_error_make(err, ETIMEDOUT,
                              "%s: the Secret Service (%s) did not answer within %d s", what,
-                             SS_BUS_NAME, timeout_ms / 1000);
+                             SS_BUS_NAME, secs);
     }
     *ret_res = c->res;
     free(c);
@@ -367,7 +412,7 @@ static int ss_connect(struct ss_store *s, const char *what, struct dh_error **er
         return dh_error_make(err, ETIMEDOUT, "%s: the Secret Service did not answer", what);
     c = ss_call_new();
     SS(secret_service_get)(SECRET_SERVICE_NONE, s->cancel, ss_on_ready, c);
-    if (ss_wait(s, c, SS_TIMEOUT_MS, what, &res, err) < 0)
+    if (ss_wait(s, c, false, what, &res, err) < 0)
         return -1;
     s->service = SS(secret_service_get_finish)(res, &gerr);
     SS(g_object_unref)(res);
@@ -383,22 +428,20 @@ static int ss_connect(struct ss_store *s, const char *what, struct dh_error **er
     return 0;
 }
 
-/* An item of this namespace, with copies of the attributes we use. */
+/* An unlocked item of this namespace, with copies of the attributes we use. */
 struct ss_entry {
-    SecretItem *item; /* borrowed from the search result */
-    char *server;     /* NULL when the item has no `server` attribute */
-    char *username;   /* "" when absent */
-    char *key;        /* canonical key of server, or NULL when it does not parse */
+    char *path;
+    char *server;   /* NULL when the item has no `server` attribute */
+    char *username; /* "" when absent */
+    char *key;      /* canonical key of server, or NULL when it does not parse */
     struct dh_regurl url;
-    bool locked;
     guint64 modified;
 };
 
 struct ss_found {
-    GList *items; /* every item the search returned (references) */
     struct ss_entry *entries;
     size_t n;
-    size_t n_locked; /* locked items of any namespace: their attributes cannot be trusted */
+    size_t n_locked; /* items that stayed locked (of any namespace: unreadable) */
 };
 
 static void ss_found_release(struct ss_found *f)
@@ -406,14 +449,13 @@ static void ss_found_release(struct ss_found *f)
     size_t i;
 
     for (i = 0; i < f->n; i++) {
+        free(f->entries[i].path);
         free(f->entries[i].server);
         dh_str_free_wipe(f->entries[i].username);
         free(f->entries[i].key);
         dh_regurl_release(&f->entries[i].url);
     }
     free(f->entries);
-    if (f->items)
-        SS(g_list_free_full)(f->items, SS(g_object_unref));
     memset(f, 0, sizeof(*f));
 }
 
@@ -427,103 +469,271 @@ static bool ss_is_default_ns(const char *ns)
     return !strcmp(ns, SS_DEFAULT_NS);
 }
 
-/* Searches the schema's items of this namespace.  flags: SECRET_SEARCH_ALL, plus
-   SECRET_SEARCH_UNLOCK for the second, prompting, search. */
-static int ss_search_once(struct ss_store *s, SecretSearchFlags flags, int timeout_ms,
-                          const char *what, struct ss_found *ret, struct dh_error **err)
+static size_t ss_strv_len(gchar **v)
+{
+    size_t n = 0;
+
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+/* SearchItems for the schema's items of this namespace (with server, only those whose
+   `server` attribute is exactly that): *ret_unlocked and *ret_locked are object paths
+   (g_strfreev). */
+static int ss_search_paths(struct ss_store *s, const char *server, const char *what,
+                           gchar ***ret_unlocked, gchar ***ret_locked, struct dh_error **err)
 {
     const char *ns = s->base.namespace;
     GHashTable *attrs = SS(g_hash_table_new)(SS(g_str_hash), SS(g_str_equal));
-    struct ss_found f = {0};
     struct ss_call *c = ss_call_new();
     GAsyncResult *res = NULL;
     GError *gerr = NULL;
-    GList *l;
-    size_t n = 0;
+    gboolean ok;
 
     /* The default namespace is every item without dockhand_namespace: search the schema
-       and filter below.  Other namespaces: let the Secret Service filter. */
+       and filter on the attributes.  Other namespaces: the Secret Service filters. */
     if (!ss_is_default_ns(ns))
         SS(g_hash_table_insert)(attrs, ss_unconst(SS_NS_ATTR), ss_unconst(ns));
-    SS(secret_service_search)(s->service, &ss_schema, attrs, flags, s->cancel, ss_on_ready, c);
+    if (server)
+        SS(g_hash_table_insert)(attrs, ss_unconst("server"), ss_unconst(server));
+    SS(secret_service_search_for_dbus_paths)
+    (s->service, &ss_schema, attrs, s->cancel, ss_on_ready, c);
     SS(g_hash_table_unref)(attrs);
-    if (ss_wait(s, c, timeout_ms, what, &res, err) < 0)
+    if (ss_wait(s, c, false, what, &res, err) < 0)
         return -1;
-    f.items = SS(secret_service_search_finish)(s->service, res, &gerr);
+    *ret_unlocked = *ret_locked = NULL;
+    ok = SS(secret_service_search_for_dbus_paths_finish)(s->service, res, ret_unlocked, ret_locked,
+                                                         &gerr);
     SS(g_object_unref)(res);
-    if (gerr) {
-        ss_found_release(&f);
+    if (!ok)
         return ss_error(gerr, what, err);
-    }
-    for (l = f.items; l; l = l->next)
-        n++;
-    f.entries = dh_xcalloc(n ? n : 1, sizeof(*f.entries));
-    for (l = f.items; l; l = l->next) {
-        SecretItem *item = l->data;
-        struct ss_entry *e;
-        GHashTable *a;
-        const char *item_ns, *server, *user;
-
-        if (SS(secret_item_get_locked)(item)) {
-            f.n_locked++;
-            continue;
-        }
-        a = SS(secret_item_get_attributes)(item);
-        if (!a)
-            continue;
-        item_ns = SS(g_hash_table_lookup)(a, SS_NS_ATTR);
-        if (strcmp(item_ns ? item_ns : SS_DEFAULT_NS, ns) != 0) {
-            SS(g_hash_table_unref)(a);
-            continue;
-        }
-        server = SS(g_hash_table_lookup)(a, "server");
-        user = SS(g_hash_table_lookup)(a, "username");
-        e = &f.entries[f.n++];
-        e->item = item;
-        e->server = server ? dh_xstrdup(server) : NULL;
-        e->username = dh_xstrdup(user ? user : "");
-        e->modified = SS(secret_item_get_modified)(item);
-        if (server && dh_regurl_parse(server, &e->url, NULL) == 0)
-            e->key = dh_regurl_key(&e->url);
-        SS(g_hash_table_unref)(a);
-    }
-    *ret = f;
     return 0;
 }
 
-/* Searches this namespace's items; when some are locked, searches again asking the
-   Secret Service to unlock them (it may prompt the user for the keyring password). */
-static int ss_search(struct ss_store *s, const char *what, struct ss_found *ret,
-                     struct dh_error **err)
+/* Asks the Secret Service to unlock paths; it may prompt the user for the keyring
+   password, so this waits up to SS_PROMPT_TIMEOUT_MS.  A dismissed prompt is not an
+   error: the items stay locked. */
+static int ss_unlock(struct ss_store *s, gchar **paths, const char *what, struct dh_error **err)
 {
-    if (ss_connect(s, what, err) < 0 ||
-        ss_search_once(s, SECRET_SEARCH_ALL, SS_TIMEOUT_MS, what, ret, err) < 0)
+    struct ss_call *c = ss_call_new();
+    GAsyncResult *res = NULL;
+    GError *gerr = NULL;
+    gchar **unlocked = NULL;
+    int n;
+
+    dh_log_debug("secretservice: %zu locked item(s); asking the Secret Service to unlock them",
+                 ss_strv_len(paths));
+    SS(secret_service_unlock_dbus_paths)
+    (s->service, (const gchar **)(void *)paths, s->cancel, ss_on_ready, c);
+    if (ss_wait(s, c, true, what, &res, err) < 0)
         return -1;
-    if (ret->n_locked == 0)
-        return 0;
-    dh_log_debug("secretservice: %zu locked item(s); asking the Secret Service to unlock",
-                 ret->n_locked);
-    ss_found_release(ret);
-    return ss_search_once(s, SECRET_SEARCH_ALL | SECRET_SEARCH_UNLOCK, SS_PROMPT_TIMEOUT_MS, what,
-                          ret, err);
+    n = SS(secret_service_unlock_dbus_paths_finish)(s->service, res, &unlocked, &gerr);
+    SS(g_object_unref)(res);
+    SS(g_strfreev)(unlocked);
+    if (n < 0 || gerr)
+        return ss_error(gerr, what, err);
+    dh_log_debug("secretservice: %d item(s) unlocked", n);
+    return 0;
 }
 
-static const char *ss_path(const struct ss_entry *e)
+/* Reads an item's attributes from a Properties.GetAll reply into e.  Returns false when
+   the item belongs to another namespace (or has no attributes). */
+static bool ss_parse_item(GVariant *reply, const char *ns, const char *path, struct ss_entry *e)
 {
-    return SS(g_dbus_proxy_get_object_path)((GDBusProxy *)e->item);
+    GVariant *props = SS(g_variant_get_child_value)(reply, 0);
+    GVariant *attrs =
+            SS(g_variant_lookup_value)(props, "Attributes", (const GVariantType *)"a{ss}");
+    const char *item_ns = NULL, *server = NULL, *user = NULL;
+    guint64 modified = 0;
+    bool ours = false;
+
+    if (attrs) {
+        if (!SS(g_variant_lookup)(attrs, SS_NS_ATTR, "&s", &item_ns))
+            item_ns = SS_DEFAULT_NS;
+        if (!strcmp(item_ns, ns)) {
+            ours = true;
+            if (!SS(g_variant_lookup)(attrs, "server", "&s", &server))
+                server = NULL;
+            if (!SS(g_variant_lookup)(attrs, "username", "&s", &user))
+                user = NULL;
+            if (!SS(g_variant_lookup)(props, "Modified", "t", &modified))
+                modified = 0;
+            memset(e, 0, sizeof(*e));
+            e->path = dh_xstrdup(path);
+            e->server = server ? dh_xstrdup(server) : NULL;
+            e->username = dh_xstrdup(user ? user : "");
+            e->modified = modified;
+            if (server && dh_regurl_parse(server, &e->url, NULL) == 0)
+                e->key = dh_regurl_key(&e->url);
+        }
+        SS(g_variant_unref)(attrs);
+    }
+    SS(g_variant_unref)(props);
+    return ours;
 }
 
-/* True when a is a better pick than b at the same rank: the newest item wins (the last
-   login), then the exact spelling of the query, then the object path (stable order). */
+/* Fetches the attributes of every path at once (pipelined) and keeps this namespace's
+   items in ret.  When session is non-NULL and *session NULL, also starts negotiating the
+   transfer session once those requests are out, and sets *session to that pending call
+   (the caller drops it, also on failure). */
+static int ss_read_items(struct ss_store *s, gchar **paths, const char *what, struct ss_found *ret,
+                         struct ss_call **session, struct dh_error **err)
+{
+    GDBusConnection *conn = SS(g_dbus_proxy_get_connection)((GDBusProxy *)s->service);
+    const char *bus = SS(g_dbus_proxy_get_name)((GDBusProxy *)s->service);
+    size_t i, n = ss_strv_len(paths);
+    struct ss_call **calls;
+    int r = 0;
+
+    ret->entries = dh_xcalloc(n ? n : 1, sizeof(*ret->entries));
+    if (n == 0)
+        return 0;
+    calls = dh_xcalloc(n, sizeof(*calls));
+    for (i = 0; i < n; i++) {
+        calls[i] = ss_call_new();
+        SS(g_dbus_connection_call)
+        (conn, bus, paths[i], "org.freedesktop.DBus.Properties", "GetAll",
+         SS(g_variant_new)("(s)", SS_ITEM_IFACE), (const GVariantType *)"(a{sv})",
+         G_DBUS_CALL_FLAGS_NONE, SS_TIMEOUT_MS, s->cancel, ss_on_ready, calls[i]);
+    }
+    if (session && !*session) {
+        /* The Diffie-Hellman key is computed here, while the Secret Service answers. */
+        *session = ss_call_new();
+        SS(secret_service_ensure_session)(s->service, s->cancel, ss_on_ready, *session);
+    }
+    for (i = 0; i < n; i++) {
+        GAsyncResult *res = NULL;
+        GError *gerr = NULL;
+        GVariant *reply;
+        struct ss_call *c = TAKE_PTR(calls[i]);
+
+        if (ss_wait(s, c, false, what, &res, err) < 0) {
+            r = -1;
+            break;
+        }
+        reply = SS(g_dbus_connection_call_finish)(conn, res, &gerr);
+        SS(g_object_unref)(res);
+        if (!reply) {
+            /* Deleted meanwhile: not an error. */
+            if (ss_is_dbus_error(gerr, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+                ss_is_dbus_error(gerr, G_DBUS_ERROR_UNKNOWN_OBJECT)) {
+                SS(g_error_free)(gerr);
+                continue;
+            }
+            r = ss_error(gerr, what, err);
+            break;
+        }
+        if (ss_parse_item(reply, s->base.namespace, paths[i], &ret->entries[ret->n]))
+            ret->n++;
+        SS(g_variant_unref)(reply);
+    }
+    for (i = 0; i < n; i++)
+        ss_call_drop(calls[i]);
+    free(calls);
+    return r;
+}
+
+/* The fast path of a look-up: the items whose `server` attribute is exactly the query
+   (docker's own look-up).  Spelled exactly as asked, they beat every other item of the
+   same rank (see ss_better), so when there is one, no other item needs reading.
+   Returns 1 with ret filled, 0 when the slow path must run (ret empty), -1 on error. */
+static int ss_search_exact(struct ss_store *s, const char *server, const char *what,
+                           struct ss_found *ret, struct ss_call **session, struct dh_error **err)
+{
+    gchar **unlocked = NULL, **locked = NULL;
+    int r = 0;
+
+    if (ss_search_paths(s, server, what, &unlocked, &locked, err) < 0)
+        return -1;
+    if (ss_strv_len(unlocked) > 0 && ss_strv_len(locked) == 0) {
+        r = ss_read_items(s, unlocked, what, ret, session, err);
+        if (r == 0 && ret->n == 0)
+            ss_found_release(ret);
+        else if (r == 0)
+            r = 1;
+    }
+    SS(g_strfreev)(unlocked);
+    SS(g_strfreev)(locked);
+    return r;
+}
+
+/* Finds this namespace's items: all of them, or with exact, possibly only those whose
+   `server` attribute is exact (ss_search_exact).  When some are locked, asks the Secret
+   Service to unlock them (a prompt) and searches again; those still locked are counted
+   in ret->n_locked.  session: see ss_read_items (started only when there are items). */
+static int ss_search_all(struct ss_store *s, const char *exact, const char *what,
+                         struct ss_found *ret, struct ss_call **session, struct dh_error **err)
+{
+    gchar **unlocked = NULL, **locked = NULL;
+    int64_t t0 = ss_now_ms();
+    int r;
+
+    memset(ret, 0, sizeof(*ret));
+    if (session)
+        *session = NULL;
+    if (ss_connect(s, what, err) < 0)
+        return -1;
+    if (exact) {
+        r = ss_search_exact(s, exact, what, ret, session, err);
+        if (r != 0) {
+            if (r < 0)
+                ss_found_release(ret);
+            else
+                dh_log_debug("secretservice: '%s' found by its exact spelling in %lld ms", exact,
+                             (long long)(ss_now_ms() - t0));
+            return r < 0 ? -1 : 0;
+        }
+    }
+    if (ss_search_paths(s, NULL, what, &unlocked, &locked, err) < 0)
+        return -1;
+    if (ss_strv_len(locked) > 0) {
+        r = ss_unlock(s, locked, what, err);
+        SS(g_strfreev)(unlocked);
+        SS(g_strfreev)(locked);
+        unlocked = locked = NULL;
+        ss_begin(s); /* the prompt took the user's time, not the service's */
+        if (r < 0 || ss_search_paths(s, NULL, what, &unlocked, &locked, err) < 0)
+            return -1;
+    }
+    ret->n_locked = ss_strv_len(locked);
+    r = ss_read_items(s, unlocked, what, ret, session && ss_strv_len(unlocked) > 0 ? session : NULL,
+                      err);
+    SS(g_strfreev)(unlocked);
+    SS(g_strfreev)(locked);
+    if (r < 0) {
+        ss_found_release(ret);
+        return -1;
+    }
+    dh_log_debug("secretservice: %zu item(s) in namespace '%s', %zu locked, in %lld ms", ret->n,
+                 s->base.namespace, ret->n_locked, (long long)(ss_now_ms() - t0));
+    return 0;
+}
+
+static int ss_search(struct ss_store *s, const char *exact, const char *what, struct ss_found *ret,
+                     struct ss_call **session, struct dh_error **err)
+{
+    if (ss_search_all(s, exact, what, ret, session, err) == 0)
+        return 0;
+    if (session) {
+        ss_call_drop(*session);
+        *session = NULL;
+    }
+    return -1;
+}
+
+/* True when a is a better pick than b at the same rank: the exact spelling of the query
+   wins (what docker's helper would answer), then the newest item (the last login), then
+   the object path (a stable order). */
 static bool ss_better(const struct ss_entry *a, const struct ss_entry *b, const char *query)
 {
     bool ax = !strcmp(a->server, query), bx = !strcmp(b->server, query);
 
-    if (a->modified != b->modified)
-        return a->modified > b->modified;
     if (ax != bx)
         return ax;
-    return strcmp(ss_path(a), ss_path(b)) < 0;
+    if (a->modified != b->modified)
+        return a->modified > b->modified;
+    return strcmp(a->path, b->path) < 0;
 }
 
 /* The entry get returns for query, or NULL. */
@@ -550,7 +760,7 @@ static struct ss_entry *ss_best(struct ss_found *f, const struct dh_regurl *q, c
     return best;
 }
 
-static int ss_delete(struct ss_store *s, struct ss_entry *e, const char *what,
+static int ss_delete(struct ss_store *s, const struct ss_entry *e, const char *what,
                      struct dh_error **err)
 {
     struct ss_call *c = ss_call_new();
@@ -558,14 +768,14 @@ static int ss_delete(struct ss_store *s, struct ss_entry *e, const char *what,
     GError *gerr = NULL;
     gboolean ok;
 
-    SS(secret_item_delete)(e->item, s->cancel, ss_on_ready, c);
-    if (ss_wait(s, c, SS_TIMEOUT_MS, what, &res, err) < 0)
+    SS(secret_service_delete_item_dbus_path)(s->service, e->path, s->cancel, ss_on_ready, c);
+    if (ss_wait(s, c, false, what, &res, err) < 0)
         return -1;
-    ok = SS(secret_item_delete_finish)(e->item, res, &gerr);
+    ok = SS(secret_service_delete_item_dbus_path_finish)(s->service, res, &gerr);
     SS(g_object_unref)(res);
     if (!ok)
         return ss_error(gerr, what, err);
-    dh_log_debug("secretservice: deleted item for '%s'", e->server);
+    dh_log_debug("secretservice: deleted the item for '%s'", e->server);
     return 0;
 }
 
@@ -578,8 +788,8 @@ static int ss_get(struct dh_store *st, const char *server_url, struct dh_cred **
     _cleanup_free_ char *what = dh_xasprintf("cannot look up '%s' in the keyring", server_url);
     _cleanup_regurl_ struct dh_regurl q = {0};
     struct ss_found f = {0};
+    struct ss_call *session = NULL, *c;
     struct ss_entry *best;
-    struct ss_call *c;
     GAsyncResult *res = NULL;
     GError *gerr = NULL;
     SecretValue *value;
@@ -591,30 +801,39 @@ static int ss_get(struct dh_store *st, const char *server_url, struct dh_cred **
     *ret = NULL;
     if (dh_regurl_parse(server_url, &q, NULL) < 0)
         return 0; /* nothing can be stored under an invalid URL */
-    if (ss_search(s, what, &f, err) < 0)
+    ss_begin(s);
+    if (ss_search(s, server_url, what, &f, &session, err) < 0)
         return -1;
     best = ss_best(&f, &q, server_url);
     if (!best) {
-        if (f.n_locked) {
+        if (f.n_locked)
             dh_error_make(err, EACCES, "%s: the keyring is locked", what);
-            goto out;
-        }
-        r = 0;
+        else
+            r = 0;
         goto out;
     }
-    c = ss_call_new();
-    SS(secret_item_load_secret)(best->item, s->cancel, ss_on_ready, c);
-    if (ss_wait(s, c, SS_TIMEOUT_MS, what, &res, err) < 0)
+    if (!session)
+        goto out; /* cannot happen: an entry means the session was started */
+    c = TAKE_PTR(session);
+    if (ss_wait(s, c, false, what, &res, err) < 0)
         goto out;
-    if (!SS(secret_item_load_secret_finish)(best->item, res, &gerr)) {
+    if (!SS(secret_service_ensure_session_finish)(s->service, res, &gerr)) {
         SS(g_object_unref)(res);
         ss_error(gerr, what, err);
         goto out;
     }
     SS(g_object_unref)(res);
-    value = SS(secret_item_get_secret)(best->item);
+    c = ss_call_new();
+    SS(secret_service_get_secret_for_dbus_path)(s->service, best->path, s->cancel, ss_on_ready, c);
+    if (ss_wait(s, c, false, what, &res, err) < 0)
+        goto out;
+    value = SS(secret_service_get_secret_for_dbus_path_finish)(s->service, res, &gerr);
+    SS(g_object_unref)(res);
     if (!value) {
-        dh_error_make(err, EACCES, "%s: the keyring is locked", what);
+        if (gerr)
+            ss_error(gerr, what, err);
+        else
+            dh_error_make(err, EACCES, "%s: the keyring is locked", what);
         goto out;
     }
     data = SS(secret_value_get)(value, &len);
@@ -625,6 +844,7 @@ static int ss_get(struct dh_store *st, const char *server_url, struct dh_cred **
     *ret = cred;
     r = 0;
 out:
+    ss_call_drop(session);
     ss_found_release(&f);
     return r;
 }
@@ -647,7 +867,8 @@ static int ss_store_cred(struct dh_store *st, const struct dh_cred *cred, struct
 
     if (dh_regurl_normalize(cred->server_url, &key, err) < 0)
         return -1;
-    if (ss_search(s, what, &f, err) < 0)
+    ss_begin(s);
+    if (ss_search(s, NULL, what, &f, NULL, err) < 0)
         return -1;
     if (f.n_locked) {
         dh_error_make(err, EACCES, "%s: the keyring is locked", what);
@@ -675,7 +896,7 @@ static int ss_store_cred(struct dh_store *st, const struct dh_cred *cred, struct
      c);
     SS(secret_value_unref)(value);
     SS(g_hash_table_unref)(attrs);
-    if (ss_wait(s, c, SS_PROMPT_TIMEOUT_MS, what, &res, err) < 0)
+    if (ss_wait(s, c, true, what, &res, err) < 0)
         goto out;
     ok = SS(secret_service_store_finish)(s->service, res, &gerr);
     SS(g_object_unref)(res);
@@ -687,6 +908,7 @@ static int ss_store_cred(struct dh_store *st, const struct dh_cred *cred, struct
 
     /* Then drop the older items of the same registry that the store did not replace
        (another spelling of the URL, another username, another collection). */
+    ss_begin(s);
     for (i = 0; i < f.n; i++) {
         struct ss_entry *e = &f.entries[i];
 
@@ -716,15 +938,15 @@ static int ss_erase(struct dh_store *st, const char *server_url, struct dh_error
 
     if (dh_regurl_parse(server_url, &q, NULL) < 0)
         return 0;
-    if (ss_search(s, what, &f, err) < 0)
+    ss_begin(s);
+    if (ss_search(s, NULL, what, &f, NULL, err) < 0)
         return -1;
     best = ss_best(&f, &q, server_url);
     if (!best) {
-        if (f.n_locked) {
+        if (f.n_locked)
             dh_error_make(err, EACCES, "%s: the keyring is locked", what);
-            goto out;
-        }
-        r = 0;
+        else
+            r = 0;
         goto out;
     }
     /* The entry get returns, with every duplicate of the same registry (docker's helper
@@ -742,8 +964,8 @@ out:
     return r;
 }
 
-/* True when another item of the same server is newer than f->entries[i] (for equal times,
-   the later one in the list wins). */
+/* True when another item of the same server is newer than f->entries[i] (for equal
+   times, the later one in the list wins). */
 static bool ss_shadowed(const struct ss_found *f, size_t i)
 {
     const struct ss_entry *e = &f->entries[i];
@@ -766,7 +988,8 @@ static int ss_list(struct dh_store *st, json_t *out, struct dh_error **err)
     struct ss_found f = {0};
     size_t i;
 
-    if (ss_search(s, "cannot list the keyring", &f, err) < 0)
+    ss_begin(s);
+    if (ss_search(s, NULL, "cannot list the keyring", &f, NULL, err) < 0)
         return -1;
     if (f.n_locked)
         dh_log_warn("the keyring is locked: %zu item(s) are not listed", f.n_locked);
@@ -827,6 +1050,7 @@ int dh_store_secretservice_open(const char *arg DH_UNUSED, const char *ns,
     s->ctx = SS(g_main_context_new)();
     SS(g_main_context_push_thread_default)(s->ctx);
     s->cancel = SS(g_cancellable_new)();
+    ss_begin(s);
     *ret = &s->base;
     return 0;
 }

@@ -311,6 +311,18 @@ expect_timed_error() {
         expect_cred "$alias" hubuser hubpw
     done
 
+    # Two spellings of one registry (docker's helper keeps both): the exact spelling of
+    # the query wins, else the newest item.
+    docker_store https://two.example.com:5000 older-user older-pw
+    sleep 1.1 # the Secret Service keeps times in seconds
+    docker_store two.example.com:5000 newer-user newer-pw
+    run ours get <<<https://two.example.com:5000
+    expect_cred https://two.example.com:5000 older-user older-pw
+    run ours get <<<two.example.com:5000
+    expect_cred two.example.com:5000 newer-user newer-pw
+    run ours get <<<https://two.example.com:5000/v2/
+    expect_cred https://two.example.com:5000/v2/ newer-user newer-pw
+
     # A stored path is a prefix; the most specific entry wins.
     ours_store https://paths.example.com/team alice team-pw
     ours_store https://paths.example.com alice root-pw
