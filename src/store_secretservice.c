@@ -812,8 +812,10 @@ static int ss_get(struct dh_store *st, const char *server_url, struct dh_cred **
             r = 0;
         goto out;
     }
-    if (!session)
-        goto out; /* cannot happen: an entry means the session was started */
+    if (!session) { /* not expected: an item found means the session was started */
+        session = ss_call_new();
+        SS(secret_service_ensure_session)(s->service, s->cancel, ss_on_ready, session);
+    }
     c = TAKE_PTR(session);
     if (ss_wait(s, c, false, what, &res, err) < 0)
         goto out;
