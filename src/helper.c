@@ -131,12 +131,11 @@ int dh_helper_format_list(struct dh_buf *out, json_t *map, struct dh_error **err
     return dh_buf_puts(out, "}\n", err);
 }
 
-/* Opens the store for this call: config file, then DOCKHAND_STORE / DOCKHAND_NAMESPACE. */
+/* Opens the store for this call: the config file's store, namespace and routes,
+   then DOCKHAND_STORE / DOCKHAND_NAMESPACE (see src/router.c). */
 static int open_store(struct dh_store **ret, struct dh_error **err)
 {
     struct dh_config *cfg = NULL;
-    const char *spec, *ns;
-    int r;
 
     if (dh_config_load(&cfg, err) < 0)
         return -1;
@@ -144,10 +143,7 @@ static int open_store(struct dh_store **ret, struct dh_error **err)
         dh_log_set_level(cfg->log_level);
     if (cfg->log_format_set && !dh_log_format_from_env())
         dh_log_set_format(cfg->log_format);
-    dh_store_selection(cfg, &spec, &ns);
-    r = dh_store_open(spec, ns, cfg, ret, err);
-    dh_config_free(cfg);
-    return r;
+    return dh_store_open_for_call(cfg, ret, err);
 }
 
 static int read_input(int in_fd, struct dh_buf *in, struct dh_error **err)
