@@ -10,11 +10,12 @@
  * Reading: every Secret of type kubernetes.io/dockerconfigjson (.dockerconfigjson)
  * or kubernetes.io/dockercfg (.dockercfg) in the namespace that the label
  * selector picks (GET .../secrets, paged with limit/continue) contributes all its
- * entries, read as the kubelet reads them (a non-empty "auth" wins over
- * username/password; an "identitytoken" gives Username "<token>").  `get` returns
- * the entry whose key ranks best for the server URL by dh_regurl_match_rank; on a
- * tie a Secret managed by dockhand wins, then the Secret name and then the key
- * that sort first.  `list` shows every entry.
+ * entries, parsed by dockercfg.h (a non-empty "auth" wins over username/password;
+ * an "identitytoken" gives Username "<token>").  `get` returns the entry whose key
+ * ranks best for the server URL by the kubelet's rules (dh_kubelet_match_rank with
+ * docker's host alias rule, as the dir: store); on a tie a Secret managed by
+ * dockhand wins, then the Secret name and then the key that sort first.  `list`
+ * shows every entry.
  *
  * Writing: `store` applies (server-side apply, field manager "dockhand", force)
  * one Secret per registry, named by dh_kube_registry_secret_name("dockhand-",
@@ -36,6 +37,7 @@
 #include "dockhand/base64.h"
 #include "dockhand/buf.h"
 #include "dockhand/cleanup.h"
+#include "dockhand/dockercfg.h"
 #include "dockhand/kube.h"
 #include "dockhand/log.h"
 #include "dockhand/mem.h"
@@ -51,7 +53,6 @@
 #define LIST_PAGE        100
 #define ERASE_ATTEMPTS   5
 #define MAX_LIST_PAGES   10000
-#define DOC_MAX          ((size_t)4 << 20)
 
 struct kube_store {
     struct dh_store base;
@@ -85,121 +86,6 @@ static int client(struct kube_store *ks, struct dh_error **err)
     return 0;
 }
 
-/* --- credential documents ------------------------------------------------------------------- */
-
-/* One entry of a .dockerconfigjson / .dockercfg, with the credential docker would use. */
-struct kentry {
-    char *key;
-    char *username;
-    char *secret; /* wiped on free */
-};
-
-struct kdoc {
-    struct kentry *entries;
-    size_t n_entries;
-};
-
-static void kdoc_free(struct kdoc *d)
-{
-    size_t i;
-
-    if (!d)
-        return;
-    for (i = 0; i < d->n_entries; i++) {
-        free(d->entries[i].key);
-        dh_str_free_wipe(d->entries[i].username);
-        dh_str_free_wipe(d->entries[i].secret);
-    }
-    free(d->entries);
-    free(d);
-}
-
-/* "auth" as the kubelet decodes it: base64 (padded or not, CR/LF ignored) of
-   "user:password", split at the first ':'. */
-static int decode_auth(const char *auth, char **ret_user, char **ret_secret)
-{
-    _cleanup_buf_ struct dh_buf clean = DH_BUF_INIT_SECRET(DOC_MAX);
-    _cleanup_buf_ struct dh_buf dec = DH_BUF_INIT_SECRET(DOC_MAX);
-    const char *colon;
-    size_t i;
-
-    for (i = 0; auth[i]; i++)
-        if (auth[i] != '\r' && auth[i] != '\n' && dh_buf_append(&clean, &auth[i], 1, NULL) < 0)
-            return -1;
-    if (dh_base64_decode(clean.data ? clean.data : "", clean.len, &dec, NULL) < 0 || !dec.len ||
-        memchr(dec.data, '\0', dec.len))
-        return -1;
-    colon = memchr(dec.data, ':', dec.len);
-    if (!colon)
-        return -1;
-    *ret_user = dh_xstrndup(dec.data, (size_t)(colon - dec.data));
-    *ret_secret = dh_xstrndup(colon + 1, dec.len - (size_t)(colon - dec.data) - 1);
-    return 0;
-}
-
-static const char *str_field(json_t *o, const char *k)
-{
-    const char *v = json_string_value(json_object_get(o, k));
-    return v ? v : "";
-}
-
-/* Parses a document: {"auths": {...}} when configjson, else the legacy top-level map.
-   Errors name the entry key at most, never a value. */
-static int kdoc_parse(const char *data, size_t len, bool configjson, struct kdoc **ret,
-                      struct dh_error **err)
-{
-    json_auto_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
-    struct kdoc *d;
-    json_t *auths, *e;
-    const char *key;
-
-    auths = configjson ? json_object_get(doc, "auths") : doc;
-    if (!json_is_object(auths))
-        return dh_error_make(err, EINVAL, "%s",
-                             configjson ? "the document has no \"auths\" object"
-                                        : "the document is not a JSON object");
-    d = dh_xcalloc(1, sizeof(*d));
-    d->entries = dh_xcalloc(json_object_size(auths) + 1, sizeof(*d->entries));
-    json_object_foreach (auths, key, e) {
-        struct kentry *k = &d->entries[d->n_entries];
-        const char *auth = str_field(e, "auth"), *tok = str_field(e, "identitytoken");
-
-        if (!json_is_object(e)) {
-            kdoc_free(d);
-            return dh_error_make(err, EINVAL, "entry '%s' is not an object", key);
-        }
-        if (*tok) {
-            k->username = dh_xstrdup("<token>");
-            k->secret = dh_xstrdup(tok);
-        } else if (*auth) {
-            if (decode_auth(auth, &k->username, &k->secret) < 0) {
-                kdoc_free(d);
-                return dh_error_make(err, EINVAL, "entry '%s' has an invalid \"auth\"", key);
-            }
-        } else {
-            k->username = dh_xstrdup(str_field(e, "username"));
-            k->secret = dh_xstrdup(str_field(e, "password"));
-        }
-        k->key = dh_xstrdup(key);
-        d->n_entries++;
-    }
-    *ret = d;
-    return 0;
-}
-
-/* The match rank of auths key for the parsed look-up q (-1: none). */
-static int match_rank(const char *key, const struct dh_regurl *q)
-{
-    struct dh_regurl k;
-    int r;
-
-    if (dh_regurl_parse(key, &k, NULL) < 0)
-        return -1;
-    r = dh_regurl_match_rank(&k, q);
-    dh_regurl_release(&k);
-    return r;
-}
-
 /* --- reading Secrets ------------------------------------------------------------------------ */
 
 /* One credential document of a Secret. */
@@ -207,7 +93,7 @@ struct secret_doc {
     const char *name;     /* borrowed from the item */
     const char *data_key; /* KEY_CONFIGJSON or KEY_DOCKERCFG */
     bool ours;            /* labelled managed-by=dockhand */
-    struct kdoc *cfg;
+    struct dh_dockercfg *cfg;
 };
 
 static bool item_ours(json_t *item)
@@ -225,18 +111,18 @@ static int decode_item(json_t *item, const char *ns, struct secret_doc *ret, jso
     const char *type = json_string_value(json_object_get(item, "type"));
     const char *name =
             json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
-    _cleanup_buf_ struct dh_buf raw = DH_BUF_INIT_SECRET(DOC_MAX);
-    bool configjson;
+    _cleanup_buf_ struct dh_buf raw = DH_BUF_INIT_SECRET(DH_DOCKERCFG_MAX);
+    enum dh_dockercfg_format fmt;
     const char *dk, *b64;
 
     if (!type || !name)
         return 1;
     if (strcmp(type, TYPE_CONFIGJSON) == 0) {
         dk = KEY_CONFIGJSON;
-        configjson = true;
+        fmt = DH_DOCKERCFG_CONFIGJSON;
     } else if (strcmp(type, TYPE_DOCKERCFG) == 0) {
         dk = KEY_DOCKERCFG;
-        configjson = false;
+        fmt = DH_DOCKERCFG_LEGACY;
     } else {
         return 1;
     }
@@ -246,14 +132,14 @@ static int decode_item(json_t *item, const char *ns, struct secret_doc *ret, jso
     if (dh_base64_decode(b64, strlen(b64), &raw, NULL) < 0)
         return dh_error_make(err, EINVAL, "secret '%s' in namespace '%s': '%s' is not base64", name,
                              ns, dk);
-    if (kdoc_parse(raw.data ? raw.data : "", raw.len, configjson, &ret->cfg, err) < 0)
+    if (dh_dockercfg_parse(raw.data ? raw.data : "", raw.len, fmt, &ret->cfg, err) < 0)
         return dh_error_wrap(err, "secret '%s' in namespace '%s'", name, ns);
     if (ret_raw) {
         *ret_raw = json_loadb(raw.data ? raw.data : "", raw.len, 0, NULL);
         if (!json_is_object(*ret_raw)) {
             json_decref(*ret_raw);
             *ret_raw = NULL;
-            kdoc_free(TAKE_PTR(ret->cfg));
+            dh_dockercfg_free(TAKE_PTR(ret->cfg));
             return dh_error_make(err, EINVAL, "secret '%s' in namespace '%s': '%s' is malformed",
                                  name, ns, dk);
         }
@@ -305,7 +191,7 @@ static int for_each_secret(struct kube_store *ks, secret_fn fn, void *arg, struc
                 continue;
             }
             r = fn(arg, &d, err);
-            kdoc_free(d.cfg);
+            dh_dockercfg_free(d.cfg);
             if (r < 0)
                 return -1;
         }
@@ -318,7 +204,7 @@ static int for_each_secret(struct kube_store *ks, secret_fn fn, void *arg, struc
 
 /* The best entry for a server URL. */
 struct best {
-    struct dh_regurl query;
+    const char *query;
     int rank;
     bool ours;
     char *secret;
@@ -343,8 +229,9 @@ static int best_visit(void *arg, const struct secret_doc *d, struct dh_error **e
     size_t i;
 
     for (i = 0; i < d->cfg->n_entries; i++) {
-        const struct kentry *e = &d->cfg->entries[i];
-        int rank = match_rank(e->key, &b->query);
+        const struct dh_dockercfg_entry *e = &d->cfg->entries[i];
+        int rank = dh_kubelet_match_rank(e->key, b->query, DH_KMATCH_HOST_ALIAS);
+        const char *user = NULL, *secret = NULL;
         int c;
 
         if (rank < 0)
@@ -361,13 +248,17 @@ static int best_visit(void *arg, const struct secret_doc *d, struct dh_error **e
             if (c < 0)
                 continue;
         }
+        if (!dh_dockercfg_entry_cred(e, &user, &secret)) {
+            user = e->username;
+            secret = "";
+        }
         best_release(b);
         b->rank = rank;
         b->ours = d->ours;
         b->secret = dh_xstrdup(d->name);
         b->key = dh_xstrdup(e->key);
-        b->username = dh_xstrdup(e->username);
-        b->password = dh_xstrdup(e->secret);
+        b->username = dh_xstrdup(user ? user : "");
+        b->password = dh_xstrdup(secret ? secret : "");
     }
     return 0;
 }
@@ -375,16 +266,13 @@ static int best_visit(void *arg, const struct secret_doc *d, struct dh_error **e
 static int find_best(struct kube_store *ks, const char *server_url, struct best *b,
                      struct dh_error **err)
 {
-    int r;
-
+    b->query = server_url;
     b->rank = -1;
-    if (dh_regurl_parse(server_url, &b->query, NULL) < 0)
-        return 0; /* nothing can match an invalid URL */
-    r = for_each_secret(ks, best_visit, b, err);
-    dh_regurl_release(&b->query);
-    if (r < 0)
+    if (for_each_secret(ks, best_visit, b, err) < 0) {
         best_release(b);
-    return r;
+        return -1;
+    }
+    return 0;
 }
 
 static int kube_get(struct dh_store *s, const char *server_url, struct dh_cred **ret,
@@ -416,11 +304,14 @@ static int list_visit(void *arg, const struct secret_doc *d, struct dh_error **e
     size_t i;
 
     for (i = 0; i < d->cfg->n_entries; i++) {
-        const struct kentry *e = &d->cfg->entries[i];
+        const struct dh_dockercfg_entry *e = &d->cfg->entries[i];
+        const char *user = NULL, *secret = NULL;
 
         if (json_object_get(l->out, e->key) && (!d->ours || json_object_get(l->owner, e->key)))
             continue;
-        json_object_set_new(l->out, e->key, json_string(e->username));
+        if (!dh_dockercfg_entry_cred(e, &user, &secret))
+            user = e->username;
+        json_object_set_new(l->out, e->key, json_string(user ? user : ""));
         if (d->ours)
             json_object_set_new(l->owner, e->key, json_true());
     }
@@ -504,7 +395,7 @@ static int erase_once(struct kube_store *ks, const char *name, const char *key,
         return dh_error_wrap(err, "cannot read secret '%s' in namespace '%s'", name, ks->k8s_ns);
     }
     r = decode_item(item, ks->k8s_ns, &d, &raw, err);
-    kdoc_free(d.cfg);
+    dh_dockercfg_free(d.cfg);
     if (r == 1)
         return 0; /* no longer a credential Secret */
     if (r < 0)

@@ -209,7 +209,7 @@ one_line_error() {
     seed regcred kubernetes.io/dockerconfigjson .dockerconfigjson \
         "{\"auths\":{\"ghcr.io\":{\"auth\":\"$gh\"},\"https://quay.io\":{\"username\":\"q\",\"password\":\"qp\"}}}"
     seed idtok kubernetes.io/dockerconfigjson .dockerconfigjson \
-        '{"auths":{"id.example.com":{"identitytoken":"id-token-value"}}}'
+        '{"auths":{"id.example.com":{"identitytoken":"id-token-value"},"*.glob.example.com":{"username":"gl","password":"gp"}}}'
     seed legacy kubernetes.io/dockercfg .dockercfg \
         '{"legacy.example.com":{"username":"old","password":"oldpw","email":"a@b"}}'
     seed opaque Opaque .dockerconfigjson '{"auths":{"hidden.example.com":{"username":"x","password":"y"}}}'
@@ -225,11 +225,16 @@ one_line_error() {
     [ "$output" = '{"ServerURL":"https://legacy.example.com","Username":"old","Secret":"oldpw"}' ]
     h get id.example.com
     [ "$output" = '{"ServerURL":"id.example.com","Username":"\u003ctoken\u003e","Secret":"id-token-value"}' ]
+    # kubelet keyring matching: a glob matches one host label.
+    h get a.glob.example.com
+    [ "$output" = '{"ServerURL":"a.glob.example.com","Username":"gl","Secret":"gp"}' ]
+    h get a.b.glob.example.com
+    [ "$status" -eq 1 ]
     h get hidden.example.com
     [ "$status" -eq 1 ] && [ "$output" = 'credentials not found in native keychain' ]
     h list
     [ "$status" -eq 0 ]
-    [ "$output" = '{"ghcr.io":"gh-user","https://quay.io":"q","id.example.com":"\u003ctoken\u003e","legacy.example.com":"old","reg.example.com":"bob"}' ]
+    [ "$output" = '{"*.glob.example.com":"gl","ghcr.io":"gh-user","https://quay.io":"q","id.example.com":"\u003ctoken\u003e","legacy.example.com":"old","reg.example.com":"bob"}' ]
     # Every read was a list of the namespace's Secrets, with a page size.
     run requests "[.[] | select(.method == \"GET\") | [.path, .query.limit]] | unique"
     [ "$output" = "[[\"/api/v1/namespaces/$NS/secrets\",\"100\"]]" ]
