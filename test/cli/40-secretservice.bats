@@ -34,9 +34,6 @@ setup() {
     [ -x "$DH_HELPER" ] || { echo "helper not built: $DH_HELPER" >&2; return 1; }
     # No display: a prompt the keyring might show (unlock) fails at once instead of waiting.
     unset DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS
-    if [ -f "$DH_ROOT/test/lsan-glib.supp" ]; then
-        export LSAN_OPTIONS="suppressions=$DH_ROOT/test/lsan-glib.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-    fi
     export DH_HELPER DOCKHAND_STORE=secretservice
     dh_keyring_start
 }
