@@ -18,6 +18,7 @@
 
 #include <openssl/aes.h>
 #include <openssl/modes.h>
+#include <openssl/sha.h>
 
 #include "dockhand/cleanup.h"
 #include "dockhand/mem.h"
@@ -38,6 +39,60 @@ int dh_random_bytes(void *buf, size_t len, struct dh_error **err)
         len -= (size_t)n;
     }
     return 0;
+}
+
+void dh_sha256(const void *data, size_t len, uint8_t out[DH_SHA256_LEN])
+{
+    SHA256_CTX ctx;
+
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, data, len);
+    SHA256_Final(out, &ctx);
+    dh_wipe(&ctx, sizeof(ctx));
+}
+
+void dh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+                    uint8_t out[DH_SHA256_LEN])
+{
+    uint8_t k[SHA256_CBLOCK] = {0}, pad[SHA256_CBLOCK], inner[DH_SHA256_LEN];
+    SHA256_CTX ctx;
+    size_t i;
+
+    if (keylen > sizeof(k))
+        dh_sha256(key, keylen, k);
+    else if (keylen)
+        memcpy(k, key, keylen);
+    for (i = 0; i < sizeof(k); i++)
+        pad[i] = k[i] ^ 0x36;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, pad, sizeof(pad));
+    SHA256_Update(&ctx, data, len);
+    SHA256_Final(inner, &ctx);
+    for (i = 0; i < sizeof(k); i++)
+        pad[i] = k[i] ^ 0x5c;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, pad, sizeof(pad));
+    SHA256_Update(&ctx, inner, sizeof(inner));
+    SHA256_Final(out, &ctx);
+    dh_wipe(k, sizeof(k));
+    dh_wipe(pad, sizeof(pad));
+    dh_wipe(inner, sizeof(inner));
+    dh_wipe(&ctx, sizeof(ctx));
+}
+
+char *dh_hex(const void *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = data;
+    char *out = dh_xmalloc(len * 2 + 1);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * len] = '\0';
+    return out;
 }
 
 struct gcm {

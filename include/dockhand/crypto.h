@@ -19,6 +19,14 @@
 
 int dh_random_bytes(void *buf, size_t len, struct dh_error **err);
 
+#define DH_SHA256_LEN 32
+/* SHA-256 and HMAC-SHA256 (low-level, no EVP set-up: cheap enough for the `get` path). */
+void dh_sha256(const void *data, size_t len, uint8_t out[DH_SHA256_LEN]);
+void dh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+                    uint8_t out[DH_SHA256_LEN]);
+/* Lowercase hex of len bytes into a new string. */
+char *dh_hex(const void *data, size_t len);
+
 /* AES-256-GCM with a fresh random nonce.  Appends nonce || ciphertext || tag
    (len + DH_AEAD_OVERHEAD bytes) to out. */
 int dh_aead_seal(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aadlen, const void *pt,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: AES-256-GCM sealing, tamper detection, known-answer vector. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dockhand/cleanup.h"
@@ -87,11 +88,36 @@ static void test_known_answer(void)
     T_EQ_INT(out.len, 0);
 }
 
+static void test_sha256_hmac(void)
+{
+    uint8_t out[DH_SHA256_LEN];
+    char *hex;
+    char longkey[131];
+
+    dh_sha256("abc", 3, out);
+    hex = dh_hex(out, sizeof(out));
+    T_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    free(hex);
+    /* RFC 4231 test case 2 */
+    dh_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, out);
+    hex = dh_hex(out, sizeof(out));
+    T_EQ_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    free(hex);
+    /* RFC 4231 test case 6: a key longer than the block */
+    memset(longkey, 0xaa, sizeof(longkey));
+    dh_hmac_sha256(longkey, sizeof(longkey),
+                   "Test Using Larger Than Block-Size Key - Hash Key First", 54, out);
+    hex = dh_hex(out, sizeof(out));
+    T_EQ_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    free(hex);
+}
+
 int main(void)
 {
     T_RUN(test_seal_open_roundtrip);
     T_RUN(test_nonce_unique);
     T_RUN(test_tamper_detected);
     T_RUN(test_known_answer);
+    T_RUN(test_sha256_hmac);
     return t_done();
 }
