@@ -68,6 +68,11 @@ static int parse_log_format(void *base, const struct config_key *key,
                             struct dh_error **err);
 static int parse_routes(void *base, const struct config_key *key, const struct dh_yaml_node *value,
                         const char *path, struct dh_error **err);
+static int parse_ecr(void *base, const struct config_key *key, const struct dh_yaml_node *value,
+                     const char *path, struct dh_error **err);
+static int parse_string_list(void *base, const struct config_key *key,
+                             const struct dh_yaml_node *value, const char *path,
+                             struct dh_error **err);
 static void *field_of(void *base, const struct config_key *key);
 
 /* A namespace name, stored into the char * field at key->offset. */
@@ -100,6 +105,12 @@ static const struct config_key file_keys[] = {
         {.name = NULL},
 };
 
+static const struct config_key gcr_keys[] = {
+        {.name = "registries", .type = KEY_CUSTOM, .handler = parse_string_list},
+        {.name = "key_file", .type = KEY_PATH, .offset = FIELD(gcr_key_file)},
+        {.name = NULL},
+};
+
 static const struct config_key top_keys[] = {
         {.name = "store", .type = KEY_STRING, .offset = FIELD(store), .flags = KEY_NONEMPTY},
         {.name = "namespace",
@@ -107,6 +118,8 @@ static const struct config_key top_keys[] = {
          .offset = FIELD(namespace),
          .handler = parse_namespace},
         {.name = "routes", .type = KEY_CUSTOM, .handler = parse_routes},
+        {.name = "ecr", .type = KEY_CUSTOM, .handler = parse_ecr},
+        {.name = "gcr", .type = KEY_SECTION, .section = gcr_keys},
         {.name = "log", .type = KEY_SECTION, .section = log_keys},
         {.name = "file", .type = KEY_SECTION, .section = file_keys},
         {.name = NULL},
@@ -330,6 +343,121 @@ fail:
     return -1;
 }
 
+#define ECR_FIELD(f) offsetof(struct dh_ecr_setting, f)
+
+static const struct config_key ecr_keys[] = {
+        {.name = "registry",
+         .type = KEY_STRING,
+         .offset = ECR_FIELD(registry),
+         .flags = KEY_NONEMPTY},
+        {.name = "account",
+         .type = KEY_STRING,
+         .offset = ECR_FIELD(account),
+         .flags = KEY_NONEMPTY},
+        {.name = "region", .type = KEY_STRING, .offset = ECR_FIELD(region), .flags = KEY_NONEMPTY},
+        {.name = "profile",
+         .type = KEY_STRING,
+         .offset = ECR_FIELD(profile),
+         .flags = KEY_NONEMPTY},
+        {.name = "role_arn",
+         .type = KEY_STRING,
+         .offset = ECR_FIELD(role_arn),
+         .flags = KEY_NONEMPTY},
+        {.name = NULL},
+};
+
+static void ecr_free(struct dh_ecr_setting *e, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(e[i].registry);
+        free(e[i].account);
+        free(e[i].region);
+        free(e[i].profile);
+        free(e[i].role_arn);
+    }
+    free(e);
+}
+
+/* `ecr:` is a list of {registry, account?, region?, profile?, role_arn?}. */
+static int parse_ecr(void *base, const struct config_key *key DH_UNUSED,
+                     const struct dh_yaml_node *value, const char *path, struct dh_error **err)
+{
+    struct dh_config *c = base;
+    struct dh_ecr_setting *list;
+    size_t i;
+
+    if (dh_yaml_expect(value, DH_YAML_SEQUENCE, path, err) < 0)
+        return -1;
+    list = dh_xcalloc(value->n_items ? value->n_items : 1, sizeof(*list));
+    for (i = 0; i < value->n_items; i++) {
+        const struct dh_yaml_node *item = value->items[i];
+        _cleanup_free_ char *ipath = dh_xasprintf("%s[%zu]", path, i);
+        struct dh_ecr_setting *e = &list[i];
+
+        e->line = item->line;
+        if (dh_yaml_expect(item, DH_YAML_MAPPING, ipath, err) < 0 ||
+            apply_mapping(e, item, ecr_keys, ipath, err) < 0)
+            goto fail;
+        if (!e->registry) {
+            dh_yaml_error(item, err, EINVAL, "'%s' needs a 'registry' pattern", ipath);
+            goto fail;
+        }
+        if (e->account && !e->region) {
+            dh_yaml_error(item, err, EINVAL, "'%s' needs a 'region' with its 'account'", ipath);
+            goto fail;
+        }
+    }
+    ecr_free(c->ecr, c->n_ecr);
+    c->ecr = list;
+    c->n_ecr = value->n_items;
+    return 0;
+fail:
+    ecr_free(list, value->n_items);
+    return -1;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* `gcr.registries:` a list of non-empty strings. */
+static int parse_string_list(void *base, const struct config_key *key DH_UNUSED,
+                             const struct dh_yaml_node *value, const char *path,
+                             struct dh_error **err)
+{
+    struct dh_config *c = base;
+    char **v;
+    size_t i;
+
+    if (dh_yaml_expect(value, DH_YAML_SEQUENCE, path, err) < 0)
+        return -1;
+    v = dh_xcalloc(value->n_items ? value->n_items : 1, sizeof(*v));
+    for (i = 0; i < value->n_items; i++) {
+        _cleanup_free_ char *ipath = dh_xasprintf("%s[%zu]", path, i);
+
+        if (dh_yaml_get_string(value->items[i], ipath, &v[i], err) < 0)
+            goto fail;
+        if (!v[i][0]) {
+            dh_yaml_error(value->items[i], err, EINVAL, "'%s' must not be empty", ipath);
+            goto fail;
+        }
+    }
+    strv_free(c->gcr_registries, c->n_gcr_registries);
+    c->gcr_registries = v;
+    c->n_gcr_registries = value->n_items;
+    return 0;
+fail:
+    strv_free(v, value->n_items);
+    return -1;
+}
+
 static struct dh_config *config_new(void)
 {
     struct dh_config *c = dh_xcalloc(1, sizeof(*c));
@@ -351,6 +479,9 @@ void dh_config_free(struct dh_config *c)
     free(c->file_dir);
     free(c->file_key_file);
     routes_free(c->routes, c->n_routes);
+    ecr_free(c->ecr, c->n_ecr);
+    strv_free(c->gcr_registries, c->n_gcr_registries);
+    free(c->gcr_key_file);
     free(c);
 }
 

@@ -37,6 +37,16 @@ struct dh_route {
     size_t line;     /* line of the entry in the config file */
 };
 
+/* One `ecr:` entry: how to get ECR tokens for registries matching `registry`. */
+struct dh_ecr_setting {
+    char *registry; /* kubelet-style pattern */
+    char *account;  /* the ECR account of a host that is not an ECR name (a mirror, a proxy) */
+    char *region;   /* its region (required with account) */
+    char *profile;  /* AWS profile for the credentials, or NULL (AWS_PROFILE / default) */
+    char *role_arn; /* role to assume with them, or NULL */
+    size_t line;
+};
+
 struct dh_config {
     char *path;         /* the file that was read; NULL when no file exists */
     char *store;        /* `store:` default store spec, e.g. "file"; default "file" */
@@ -49,6 +59,11 @@ struct dh_config {
     char *file_key_file;     /* `file.key_file:` path of the 32-byte key file; NULL = default */
     struct dh_route *routes; /* `routes:` in file order; the first match wins */
     size_t n_routes;
+    struct dh_ecr_setting *ecr; /* `ecr:` in file order; the first match wins */
+    size_t n_ecr;
+    char **gcr_registries; /* `gcr.registries:` more hosts that take Google tokens */
+    size_t n_gcr_registries;
+    char *gcr_key_file; /* `gcr.key_file:` a Google credentials file, else ADC */
 };
 
 /* Loads $DOCKHAND_CONFIG if set and non-empty (then the file must exist), else

@@ -600,6 +600,44 @@ static void test_routes(void)
                  "config.yaml:2: 'routes[0].registry' must not be empty");
 }
 
+static void test_ecr_gcr(void)
+{
+    static const char yaml[] = "ecr:\n"
+                               "  - registry: \"*.dkr.ecr.*.amazonaws.com\"\n"
+                               "    profile: prod\n"
+                               "    role_arn: arn:aws:iam::123456789012:role/puller\n"
+                               "  - registry: mirror.corp.example:5000\n"
+                               "    account: \"123456789012\"\n"
+                               "    region: eu-west-1\n"
+                               "gcr:\n"
+                               "  registries: [registry.corp.example, other.example]\n"
+                               "  key_file: /etc/dockhand/sa.json\n";
+    _cleanup_config_ struct dh_config *c = NULL;
+
+    T_EQ_INT(dh_config_parse(yaml, strlen(yaml), "config.yaml", &c, NULL), 0);
+    T_REQUIRE(c);
+    T_EQ_INT(c->n_ecr, 2);
+    T_EQ_STR(c->ecr[0].profile, "prod");
+    T_EQ_STR(c->ecr[0].role_arn, "arn:aws:iam::123456789012:role/puller");
+    T_ASSERT(c->ecr[0].account == NULL);
+    T_EQ_STR(c->ecr[1].account, "123456789012");
+    T_EQ_STR(c->ecr[1].region, "eu-west-1");
+    T_EQ_INT(c->ecr[1].line, 5);
+    T_EQ_INT(c->n_gcr_registries, 2);
+    T_EQ_STR(c->gcr_registries[1], "other.example");
+    T_EQ_STR(c->gcr_key_file, "/etc/dockhand/sa.json");
+
+    T_FAILS_WITH("ecr:\n  - account: \"1\"\n",
+                 "config.yaml:2: 'ecr[0]' needs a 'registry' pattern");
+    T_FAILS_WITH("ecr:\n  - registry: m.example\n    account: \"1\"\n",
+                 "config.yaml:2: 'ecr[0]' needs a 'region' with its 'account'");
+    T_FAILS_WITH("ecr:\n  - registry: m.example\n    account: 123\n",
+                 "config.yaml:3: 'ecr[0].account' must be a string");
+    T_FAILS_WITH("gcr:\n  registries: [a, '']\n",
+                 "config.yaml:2: 'gcr.registries[1]' must not be empty");
+    T_FAILS_WITH("gcr:\n  scopes: x\n", "config.yaml:2: unknown key 'scopes' in 'gcr'");
+}
+
 int main(void)
 {
     T_RUN(test_defaults);
@@ -616,5 +654,6 @@ int main(void)
     T_RUN(test_load_file);
     T_RUN(test_load_env);
     T_RUN(test_routes);
+    T_RUN(test_ecr_gcr);
     return t_done();
 }
