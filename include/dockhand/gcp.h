@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Google access tokens for Container Registry and Artifact Registry.
+ *
+ * The credential source is found like Google's Application Default Credentials
+ * (golang.org/x/oauth2/google/default.go): the key file in
+ * GOOGLE_APPLICATION_CREDENTIALS, then gcloud's well-known ADC file, then the
+ * GCE metadata server.  Supported file types: service_account (RS256 JWT
+ * bearer grant), authorized_user (refresh-token grant) and external_account
+ * (workload identity federation with a file-sourced subject token, STS token
+ * exchange).  Tokens are "oauth2accesstoken" / <access token>.
+ */
+#ifndef DOCKHAND_GCP_H
+#define DOCKHAND_GCP_H
+
+#include <stdbool.h>
+
+#include "dockhand/error.h"
+#include "dockhand/token.h"
+
+#define DH_GCP_USERNAME      "oauth2accesstoken"
+#define DH_GCP_SCOPE         "https://www.googleapis.com/auth/cloud-platform"
+#define DH_GCP_TOKEN_URL     "https://oauth2.googleapis.com/token"
+#define DH_GCP_METADATA_HOST "169.254.169.254"
+
+/* gcr.io, *.gcr.io, *-docker.pkg.dev, *.pkg.dev (host only: a scheme, userinfo, port and
+   path are stripped first; case-insensitive). */
+bool dh_gcp_is_registry_host(const char *host);
+
+/* A credential source found locally, without network calls. */
+struct dh_gcp_source;
+
+/* Finds the source in Google's ADC order: GOOGLE_APPLICATION_CREDENTIALS (or key_file when
+   non-NULL) -> gcloud's application_default_credentials.json in $CLOUDSDK_CONFIG, else
+   ~/.config/gcloud -> the GCE metadata server ($GCE_METADATA_HOST, else 169.254.169.254).
+   A named key file that is missing or invalid is an error (no fall-through). */
+int dh_gcp_find_source(const char *key_file, struct dh_gcp_source **ret, struct dh_error **err);
+
+/* Non-secret identity for cache keys: "sa:<client_email>", "user:<client_id>",
+   "external:<audience>", "metadata:<host>".  Borrowed. */
+const char *dh_gcp_source_identity(const struct dh_gcp_source *src);
+
+/* Mints an access token: username "oauth2accesstoken", secret = the access token,
+   expires_at = now + expires_in.  Errors name the source, the endpoint, the HTTP status
+   and the OAuth error fields, never a token, key or client secret. */
+int dh_gcp_mint(struct dh_gcp_source *src, struct dh_token **ret, struct dh_error **err);
+
+void dh_gcp_source_free(struct dh_gcp_source *src);
+static inline void dh_gcp_source_freep(struct dh_gcp_source **p)
+{
+    dh_gcp_source_free(*p);
+}
+#define _cleanup_gcp_source_ __attribute__((cleanup(dh_gcp_source_freep)))
+
+#endif
