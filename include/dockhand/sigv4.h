@@ -63,4 +63,12 @@ int dh_sigv4_sign(const struct dh_sigv4_input *in, const struct dh_aws_creds *cr
                   struct dh_sigv4_output *out, struct dh_error **err);
 void dh_sigv4_output_release(struct dh_sigv4_output *out);
 
+/*
+ * The endpoint URL for a service, honouring the SDK's endpoint-override settings:
+ * AWS_ENDPOINT_URL_<service_env_id> ("ECR", "ECR_PUBLIC", "STS") when set and
+ * non-empty, else AWS_ENDPOINT_URL when set and non-empty, else default_url.
+ * Returns a new string (never NULL).
+ */
+char *dh_aws_endpoint_url(const char *service_env_id, const char *default_url);
+
 #endif
