@@ -72,7 +72,9 @@ struct dh_gcp_source {
     char *audience;
     char *subject_token_type;
     char *subject_file;
-    char *subject_field; /* NULL for format "text" */
+    char *subject_field;     /* NULL for format "text" */
+    char *impersonation_url; /* IAM generateAccessToken URL, or NULL */
+    long impersonation_lifetime;
     /* metadata */
     char *metadata_host;
 };
@@ -140,6 +142,7 @@ void dh_gcp_source_free(struct dh_gcp_source *src)
     free(src->subject_token_type);
     free(src->subject_file);
     free(src->subject_field);
+    free(src->impersonation_url);
     free(src->metadata_host);
     free(src);
 }
@@ -289,17 +292,34 @@ static int load_authorized_user(struct dh_gcp_source *s, json_t *j, struct dh_er
 static int load_external_account(struct dh_gcp_source *s, json_t *j, struct dh_error **err)
 {
     static const char *const unsupported[] = {"url", "environment_id", "executable", "aws_region"};
-    const char *aud, *stt, *url, *file, *ftype = NULL, *field = NULL;
-    json_t *cs, *fmt;
+    const char *aud, *stt, *url, *file, *imp, *ftype = NULL, *field = NULL;
+    json_t *cs, *fmt, *impopts;
+    long lifetime = 3600;
 
     if (get_str(j, s->path, "audience", true, &aud, err) < 0 ||
         get_str(j, s->path, "subject_token_type", true, &stt, err) < 0 ||
-        get_str(j, s->path, "token_url", false, &url, err) < 0)
+        get_str(j, s->path, "token_url", false, &url, err) < 0 ||
+        get_str(j, s->path, "service_account_impersonation_url", false, &imp, err) < 0)
         return -1;
-    if (json_object_get(j, "service_account_impersonation_url"))
-        return dh_error_make(err, ENOTSUP,
-                             "'%s': 'service_account_impersonation_url' is not supported yet",
-                             s->path);
+    if (imp && *imp && check_endpoint(s->path, "service_account_impersonation_url", imp, err) < 0)
+        return -1;
+    impopts = json_object_get(j, "service_account_impersonation");
+    if (impopts) {
+        json_t *tl = json_object_get(impopts, "token_lifetime_seconds");
+
+        if (!json_is_object(impopts) || (tl && !json_is_integer(tl)))
+            return dh_error_make(err, EINVAL,
+                                 "'%s': 'service_account_impersonation.token_lifetime_seconds' "
+                                 "is not an integer",
+                                 s->path);
+        if (tl)
+            lifetime = (long)json_integer_value(tl);
+        if (lifetime < 600 || lifetime > 43200)
+            return dh_error_make(err, EINVAL,
+                                 "'%s': 'service_account_impersonation.token_lifetime_seconds' "
+                                 "must be between 600 and 43200",
+                                 s->path);
+    }
     if (json_object_get(j, "client_id") || json_object_get(j, "client_secret"))
         return dh_error_make(err, ENOTSUP,
                              "'%s': 'client_id'/'client_secret' (STS client authentication) "
@@ -341,7 +361,16 @@ static int load_external_account(struct dh_gcp_source *s, json_t *j, struct dh_e
     s->token_uri = dh_xstrdup(url);
     s->subject_file = dh_xstrdup(file);
     s->subject_field = xstrdup_or_null(field);
-    s->identity = dh_xasprintf("external:%s", aud);
+    if (imp && *imp) {
+        _cleanup_free_ char *target = url_for_msg(imp);
+
+        s->impersonation_url = dh_xstrdup(imp);
+        s->impersonation_lifetime = lifetime;
+        /* the impersonated account is part of the identity: another target, another token */
+        s->identity = dh_xasprintf("external:%s:impersonate:%s", aud, target);
+    } else {
+        s->identity = dh_xasprintf("external:%s", aud);
+    }
     return 0;
 }
 
@@ -690,9 +719,87 @@ static int read_subject_token(const struct dh_gcp_source *s, struct dh_buf *out,
     return dh_buf_append(out, tok, len, err);
 }
 
+/* Parses IAM's expireTime, "2014-10-02T15:01:23.045123456Z" (always UTC). */
+static int parse_rfc3339_utc(const char *s, int64_t *ret)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    if (!p)
+        return -1;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    if (strcmp(p, "Z") != 0)
+        return -1;
+    *ret = (int64_t)timegm(&tm);
+    return 0;
+}
+
+/* Trades the STS token for the service account's token (IAM Credentials generateAccessToken). */
+static int impersonate(const struct dh_gcp_source *s, const char *sts_token, struct dh_token **ret,
+                       struct dh_error **err)
+{
+    _cleanup_buf_ struct dh_buf auth = DH_BUF_INIT_SECRET(64 << 10);
+    _cleanup_free_ char *body = dh_xasprintf(
+            "{\"scope\":[\"" DH_GCP_SCOPE "\"],\"lifetime\":\"%lds\"}", s->impersonation_lifetime);
+    _cleanup_free_ char *what = source_desc(s), *u = url_for_msg(s->impersonation_url);
+    json_auto_t *j = NULL;
+    const char *headers[4] = {"Content-Type: application/json", "Accept: application/json", NULL,
+                              NULL};
+    struct dh_http_request req = {
+            .method = "POST",
+            .url = s->impersonation_url,
+            .headers = headers,
+            .body = body,
+            .body_len = strlen(body),
+            .max_body = TOKEN_RESPONSE_MAX,
+            .allow_http = url_is_loopback_http(s->impersonation_url),
+            .secret_body = true,
+    };
+    struct dh_http_response resp;
+    json_t *at, *et;
+    int64_t expires_at, now = (int64_t)time(NULL);
+    int r = -1;
+
+    if (dh_buf_printf(&auth, err, "Authorization: Bearer %s", sts_token) < 0)
+        return -1;
+    headers[2] = auth.data;
+    if (dh_http_do(&req, &resp, err) < 0) {
+        dh_http_response_release(&resp);
+        return dh_error_wrap(err, "%s: service account impersonation", what);
+    }
+    if (resp.status != 200) {
+        r = status_error(what, s->impersonation_url, &resp, err);
+        goto out;
+    }
+    dh_json_use_wiping_alloc();
+    j = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
+    at = json_object_get(j, "accessToken");
+    et = json_object_get(j, "expireTime");
+    if (!json_is_string(at) || json_string_length(at) == 0 || !json_is_string(et) ||
+        parse_rfc3339_utc(json_string_value(et), &expires_at) < 0 || expires_at <= now) {
+        dh_error_make(err, EPROTO,
+                      "%s: '%s' answered without a valid 'accessToken' and 'expireTime'", what, u);
+        goto out;
+    }
+    {
+        _cleanup_free_ char *src =
+                dh_xasprintf("Google OAuth token from %s impersonating at %s", what, u);
+
+        *ret = dh_token_new(DH_GCP_USERNAME, json_string_value(at), expires_at, src);
+    }
+    r = 0;
+out:
+    dh_http_response_release(&resp);
+    return r;
+}
+
 static int mint_external_account(struct dh_gcp_source *s, struct dh_token **ret,
                                  struct dh_error **err)
 {
+    struct dh_token *sts = NULL;
+    int r;
     _cleanup_buf_ struct dh_buf subject = DH_BUF_INIT_SECRET(SUBJECT_TOKEN_MAX);
     _cleanup_buf_ struct dh_buf form = DH_BUF_INIT_SECRET(4 * SUBJECT_TOKEN_MAX);
 
@@ -706,7 +813,13 @@ static int mint_external_account(struct dh_gcp_source *s, struct dh_token **ret,
         form_add(&form, "subject_token_type", s->subject_token_type, err) < 0)
         return -1;
     /* STS may leave expires_in out when the subject token's lifetime is unknown */
-    return post_form(s, &form, DEFAULT_STS_EXPIRES_IN, ret, err);
+    if (!s->impersonation_url)
+        return post_form(s, &form, DEFAULT_STS_EXPIRES_IN, ret, err);
+    if (post_form(s, &form, DEFAULT_STS_EXPIRES_IN, &sts, err) < 0)
+        return -1;
+    r = impersonate(s, sts->secret, ret, err);
+    dh_token_free(sts);
+    return r;
 }
 
 static int mint_metadata(struct dh_gcp_source *s, struct dh_token **ret, struct dh_error **err)

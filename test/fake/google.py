@@ -29,9 +29,14 @@ Both token endpoints demand Content-Type application/x-www-form-urlencoded and a
 ({"error":"invalid_grant","error_description":"..."}).
 
 Scenario (POST /_fake/scenario, JSON, replaces the previous one):
-    {"status": 500|401|..., "delay": seconds, "no_flavor": true}
+    {"status": 500|401|..., "delay": seconds, "no_flavor": true, "iam_status": 403}
 "status" makes every token answer fail with that status (OAuth error body);
-"no_flavor" drops the Metadata-Flavor header from metadata answers.
+"no_flavor" drops the Metadata-Flavor header from metadata answers; "iam_status"
+fails generateAccessToken only, with a Google API error ({"error":{"code","status","message"}}).
+    POST /iam/EMAIL:generateAccessToken
+                     IAM Credentials for service account impersonation: demands a Bearer
+                     token this fake's STS issued, JSON {"scope":[cloud-platform],
+                     "lifetime":"Ns"}; answers {"accessToken","expireTime"}.
 """
 import argparse
 import base64
@@ -51,12 +56,13 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 LOCK = threading.Lock()
-CALLS = {"token": 0, "sts": 0, "metadata": 0, "rejected": 0}
+CALLS = {"token": 0, "sts": 0, "iam": 0, "metadata": 0, "rejected": 0}
 SCENARIO = {}
 ARGS = None
 LAST = [time.monotonic()]
 PORT = [0]
 SERIAL = [0]
+STS_TOKENS = set()
 
 
 def b64url_decode(s):
@@ -226,9 +232,39 @@ class Handler(BaseHTTPRequestHandler):
                         raise OAuthError(400, "invalid_request", "bad %s" % k)
                 if f["subject_token"] != ARGS.subject_token:
                     raise OAuthError(400, "invalid_grant", "The subject token is invalid.")
-                return self.reply(200, {"access_token": new_token("sts"), "expires_in": 3600,
+                tok = new_token("sts")
+                with LOCK:
+                    STS_TOKENS.add(tok)
+                return self.reply(200, {"access_token": tok, "expires_in": 3600,
                                         "issued_token_type": ACCESS_TOKEN_TYPE,
                                         "token_type": "Bearer"})
+            if path == "/iam/%s:generateAccessToken" % ARGS.email:
+                count("iam")
+                ct = self.headers.get("Content-Type", "")
+                if ct != "application/json":
+                    raise OAuthError(400, "invalid_request", "Content-Type %r" % ct)
+                auth = self.headers.get("Authorization", "")
+                with LOCK:
+                    ok = auth.startswith("Bearer ") and auth[7:] in STS_TOKENS
+                if not ok:
+                    raise OAuthError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+                sc = self.scenario()
+                if sc.get("iam_status"):
+                    # Google APIs' error shape, not OAuth's
+                    count("rejected")
+                    return self.reply(int(sc["iam_status"]), {"error": {
+                        "code": int(sc["iam_status"]), "status": "PERMISSION_DENIED",
+                        "message": "Permission 'iam.serviceAccounts.getAccessToken' denied"}})
+                try:
+                    req = json.loads(self.body)
+                except ValueError:
+                    raise OAuthError(400, "INVALID_ARGUMENT", "bad JSON")
+                if set(req) != {"scope", "lifetime"} or req["scope"] != [SCOPE] \
+                        or not req["lifetime"].endswith("s"):
+                    raise OAuthError(400, "INVALID_ARGUMENT", "bad request %r" % req)
+                life = int(req["lifetime"][:-1])
+                exp = time.strftime("%Y-%m-%dT%H:%M:%S.123456789Z", time.gmtime(time.time() + life))
+                return self.reply(200, {"accessToken": new_token("imp"), "expireTime": exp})
         except OAuthError as e:
             return self.oauth_error(e)
         count("rejected")

@@ -127,6 +127,22 @@ static void external_file(const char *path, const char *subject_file, const char
                                "token_url", sts, "credential_source", cs));
 }
 
+/* An external_account file with service account impersonation at the fake's IAM endpoint. */
+static void external_imp_file(const char *path, const char *subject_file, long lifetime)
+{
+    _cleanup_free_ char *sts = token_url("/sts"),
+                        *iam = token_url("/iam/" EMAIL ":generateAccessToken");
+    json_t *j = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:{s:s}}", "type", "external_account", "audience", AUD,
+            "subject_token_type", "urn:ietf:params:oauth:token-type:jwt", "token_url", sts,
+            "service_account_impersonation_url", iam, "credential_source", "file", subject_file);
+
+    if (lifetime)
+        json_object_set_new(j, "service_account_impersonation",
+                            json_pack("{s:I}", "token_lifetime_seconds", (json_int_t)lifetime));
+    write_json(path, j);
+}
+
 static void clear_env(void)
 {
     _cleanup_free_ char *home = tpath("home");
@@ -413,9 +429,13 @@ static void test_bad_files(void)
              "\"credential_source\":{\"url\":\"http://169.254.169.254/token\"}}",
              "'credential_source.url' is not supported yet"},
             {"{\"type\":\"external_account\",\"audience\":\"a\",\"subject_token_type\":\"t\","
-             "\"service_account_impersonation_url\":\"https://x\",\"credential_source\":"
+             "\"service_account_impersonation_url\":\"http://evil.example/x\",\"credential_source\":"
              "{\"file\":\"/x\"}}",
-             "'service_account_impersonation_url' is not supported yet"},
+             "'service_account_impersonation_url' must be an https URL"},
+            {"{\"type\":\"external_account\",\"audience\":\"a\",\"subject_token_type\":\"t\","
+             "\"service_account_impersonation\":{\"token_lifetime_seconds\":60},"
+             "\"credential_source\":{\"file\":\"/x\"}}",
+             "must be between 600 and 43200"},
             {"{\"type\":\"external_account\",\"audience\":\"a\",\"subject_token_type\":\"t\"}",
              "missing 'credential_source'"},
     };
@@ -506,8 +526,11 @@ static void test_external_account(void)
 {
     _cleanup_free_ char *ext = tpath("ext.json"), *subj = tpath("subject.txt"),
                         *jsubj = tpath("subject.json"), *extj = tpath("ext-json.json"),
-                        *bsubj = tpath("subject-bad.txt"), *extb = tpath("ext-bad.json");
+                        *bsubj = tpath("subject-bad.txt"), *extb = tpath("ext-bad.json"),
+                        *exti = tpath("ext-imp.json");
     struct dh_token *tok;
+    char *id;
+    long before;
 
     T_REQUIRE(port > 0);
     clear_env();
@@ -527,6 +550,25 @@ static void test_external_account(void)
     expect_fail(extb, extb, "HTTP 400", "invalid_grant", "/sts", NULL);
     write_text(bsubj, "\n");
     expect_fail(extb, "is empty", NULL);
+    /* service account impersonation: the STS token is traded at IAM for the account's token */
+    before = fake_calls("iam");
+    external_imp_file(exti, subj, 0);
+    id = identity_of(exti);
+    T_ASSERT(id &&
+             strncmp(id, "external:" AUD ":impersonate:http://127.0.0.1:", 30 + strlen(AUD)) == 0);
+    free(id);
+    tok = mint(exti, NULL);
+    check_token(tok, "ya29.imp-", 3600);
+    dh_token_free(tok);
+    external_imp_file(exti, subj, 7200);
+    tok = mint(exti, NULL);
+    check_token(tok, "ya29.imp-", 7200);
+    dh_token_free(tok);
+    T_EQ_INT(fake_calls("iam"), before + 2);
+    fake_post("/_fake/scenario", "{\"iam_status\": 403}");
+    expect_fail(exti, exti, "generateAccessToken' answered HTTP 403", "PERMISSION_DENIED",
+                "iam.serviceAccounts.getAccessToken", NULL);
+    fake_post("/_fake/scenario", "{}");
 }
 
 static void test_metadata(void)
@@ -544,6 +586,17 @@ static void test_metadata(void)
     check_token(tok, "ya29.gce-", 3599);
     dh_token_free(tok);
     T_EQ_INT(fake_calls("metadata"), before + 1);
+    {
+        /* the fake is strict: no Metadata-Flavor request header, 403 */
+        _cleanup_free_ char *u =
+                token_url("/computeMetadata/v1/instance/service-accounts/default/token");
+        struct dh_http_request req = {.url = u, .allow_http = true};
+        struct dh_http_response resp;
+        _cleanup_error_ struct dh_error *err = NULL;
+
+        T_ASSERT(dh_http_do(&req, &resp, &err) == 0 && resp.status == 403);
+        dh_http_response_release(&resp);
+    }
     fake_post("/_fake/scenario", "{\"no_flavor\": true}");
     expect_fail(NULL, "Metadata-Flavor", host, NULL);
     fake_post("/_fake/scenario", "{\"status\": 500}");
