@@ -360,6 +360,12 @@ static void test_profile_static(void)
     T_EQ_STR(c->source, "profile 'default'");
     dh_aws_creds_free(c);
 
+    setenv("AWS_DEFAULT_PROFILE", "dev", 1);
+    c = load(NULL, &msg);
+    T_REQUIRE(c != NULL);
+    T_EQ_STR(c->access_key_id, "AKIDCFG");
+    dh_aws_creds_free(c);
+    setenv("AWS_DEFAULT_PROFILE", "both", 1);
     setenv("AWS_PROFILE", "dev", 1);
     c = load(NULL, &msg);
     T_REQUIRE(c != NULL);
@@ -459,6 +465,28 @@ static void test_source_profile_assume_role(void)
     T_REQUIRE(c != NULL);
     T_ASSERT(strncmp(c->access_key_id, "ASIAROLE", 8) == 0);
     dh_aws_creds_free(c);
+
+    /* The signing region: the profile's region comes after AWS_REGION (the fake wants
+       us-east-1 in the credential scope). */
+    write_text("cfg2",
+               "[profile app]\nregion = eu-west-1\nrole_arn = " ROLE1 "\nsource_profile = base\n",
+               0600);
+    _cleanup_free_ char *cfg2 = tpath("cfg2");
+    setenv("AWS_CONFIG_FILE", cfg2, 1);
+    o.profile = "app";
+    T_ASSERT(load(&o, &msg) == NULL);
+    T_ASSERT(has(msg, "Credential should be scoped to a valid region"));
+    free(TAKE_PTR(msg));
+    setenv("AWS_REGION", "us-east-1", 1);
+    c = load(&o, &msg);
+    T_ASSERT(c != NULL);
+    dh_aws_creds_free(c);
+    o.region = "eu-west-1";
+    T_ASSERT(load(&o, &msg) == NULL);
+    free(TAKE_PTR(msg));
+    o.region = NULL;
+    unsetenv("AWS_REGION");
+    setenv("AWS_CONFIG_FILE", cfg, 1);
 
     /* The fake recomputes the signature: a wrong secret key is refused. */
     o.profile = "bad";
