@@ -25,6 +25,7 @@
 #define STOKEN  "FwoGZXIvYXdzEFAKESESSIONTOKEN//////////wEaDEXAMPLE=="
 #define PASSWD  "eyJwYXlsb2FkIjoiZmFrZSJ9:with:colons"
 #define ACCOUNT "123456789012"
+#define HOST    "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 
 static pid_t fake_pid = -1;
 static int fake_stdin = -1;
@@ -254,32 +255,47 @@ static void stop_fake(void)
     fake_pid = -1;
 }
 
-static void test_fake_starts(void)
+static int get_token(const char *host, const char *akid, const char *secret, const char *stoken,
+                     struct dh_token **ret, struct dh_error **err);
+
+/* Starts the fake with argv (NULL-terminated, after the script name); returns its URL or NULL. */
+static char *spawn_fake(const char *const *args, pid_t *ret_pid, int *ret_stdin)
 {
     const char *script = "test/fake/aws-ecr.py";
+    const char *argv[40] = {"python3", script};
     int in[2], out[2];
     char line[512];
-    size_t len = 0;
+    size_t len = 0, k = 2;
+    pid_t pid;
 
-    if (access(script, R_OK) != 0)
+    if (access(script, R_OK) != 0) {
         T_FAIL_AT("cannot find %s: run the tests from the repository root", script);
-    T_REQUIRE(access(script, R_OK) == 0);
-    T_REQUIRE(mkdtemp(tmpdir) != NULL);
-    T_REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-    fake_pid = fork();
-    T_REQUIRE(fake_pid >= 0);
-    if (fake_pid == 0) {
+        return NULL;
+    }
+    for (; *args && k < DH_ARRAY_SIZE(argv) - 1; args++)
+        argv[k++] = *args;
+    argv[k] = NULL;
+    if (pipe2(in, O_CLOEXEC) != 0)
+        return NULL;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return NULL;
+    }
+    pid = fork();
+    if (pid == 0) {
         dup2(in[0], 0);
         dup2(out[1], 1);
-        execlp("python3", "python3", script, "--state-dir", tmpdir, "--access-key-id", AKID,
-               "--secret-access-key", SECRET, "--session-token", STOKEN, "--region", "us-west-2",
-               "--account", ACCOUNT, "--password", PASSWD, "--expires-in", "43200", "--delay", "15",
-               "--exit-on-stdin-eof", (char *)NULL);
+        char *cargv[DH_ARRAY_SIZE(argv)] = {NULL};
+        for (size_t i = 0; i < k; i++)
+            cargv[i] = dh_xstrdup(argv[i]);
+        execvp("python3", cargv);
         _exit(127);
     }
     close(in[0]);
     close(out[1]);
-    fake_stdin = in[1];
+    *ret_pid = pid;
+    *ret_stdin = in[1];
     for (;;) {
         struct pollfd pfd = {.fd = out[0], .events = POLLIN};
         if (poll(&pfd, 1, 20000) <= 0)
@@ -294,15 +310,105 @@ static void test_fake_starts(void)
     close(out[0]);
     line[len] = '\0';
     json_t *j = json_loads(line, 0, NULL);
-    if (!j)
+    if (!j) {
         T_FAIL_AT("the fake ECR did not start (python3 missing? its error is on stderr)");
-    T_REQUIRE(j);
-    fake_url = dh_xstrdup(json_string_value(json_object_get(j, "url")) ?: "");
+        return NULL;
+    }
+    char *url = dh_xstrdup(json_string_value(json_object_get(j, "url")) ?: "");
     json_decref(j);
+    return url;
+}
+
+static void test_fake_starts(void)
+{
+    T_REQUIRE(mkdtemp(tmpdir) != NULL);
+    const char *args[] = {"--state-dir",
+                          tmpdir,
+                          "--access-key-id",
+                          AKID,
+                          "--secret-access-key",
+                          SECRET,
+                          "--session-token",
+                          STOKEN,
+                          "--region",
+                          "us-west-2",
+                          "--account",
+                          ACCOUNT,
+                          "--password",
+                          PASSWD,
+                          "--expires-in",
+                          "43200",
+                          "--delay",
+                          "15",
+                          "--exit-on-stdin-eof",
+                          NULL};
+    fake_url = spawn_fake(args, &fake_pid, &fake_stdin);
+    T_REQUIRE(fake_url);
     T_REQUIRE(strncmp(fake_url, "http://127.0.0.1:", 17) == 0);
     T_EQ_INT(read_calls(), 0);
     setenv("AWS_ENDPOINT_URL_ECR", fake_url, 1);
     setenv("AWS_ENDPOINT_URL_ECR_PUBLIC", fake_url, 1);
+}
+
+/* An https endpoint override, verified with AWS_CA_BUNDLE (a self-signed certificate for
+   127.0.0.1), and refused without it. */
+static void test_https_with_aws_ca_bundle(void)
+{
+    char dir[] = "/tmp/dockhand-test-ecr-tls.XXXXXX";
+    pid_t pid = -1;
+    int in = -1;
+    struct dh_token *t = NULL;
+    _cleanup_error_ struct dh_error *err = NULL;
+
+    T_REQUIRE(fake_url);
+    T_REQUIRE(mkdtemp(dir) != NULL);
+    _cleanup_free_ char *cert = dh_xasprintf("%s/cert.pem", dir);
+    _cleanup_free_ char *key = dh_xasprintf("%s/key.pem", dir);
+    _cleanup_free_ char *cmd = dh_xasprintf(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+            "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+            ">/dev/null 2>&1",
+            key, cert);
+    if (system(cmd) != 0)
+        T_FAIL_AT("openssl could not make a test certificate (is the openssl CLI installed?)");
+    const char *args[] = {
+            "--state-dir", dir,        "--access-key-id", AKID,         "--secret-access-key",
+            SECRET,        "--region", "us-west-2",       "--password", "tls-password",
+            "--tls-cert",  cert,       "--tls-key",       key,          "--exit-on-stdin-eof",
+            NULL};
+    _cleanup_free_ char *url = access(cert, R_OK) == 0 ? spawn_fake(args, &pid, &in) : NULL;
+    if (url && strncmp(url, "https://127.0.0.1:", 18) == 0) {
+        setenv("AWS_ENDPOINT_URL_ECR", url, 1);
+        unsetenv("AWS_CA_BUNDLE");
+        T_EQ_INT(get_token(HOST, AKID, SECRET, NULL, &t, &err), -1);
+        T_ASSERT(err && err->status == EPROTO);
+        if (err)
+            printf("# without AWS_CA_BUNDLE: %s\n", err->msg);
+        dh_error_free(&err);
+        setenv("AWS_CA_BUNDLE", cert, 1);
+        T_EQ_INT(get_token(HOST, AKID, SECRET, NULL, &t, &err), 0);
+        if (err)
+            T_FAIL_AT("%s", err->msg);
+        T_ASSERT(t && strcmp(t->secret, "tls-password") == 0);
+        dh_token_free(t);
+        unsetenv("AWS_CA_BUNDLE");
+    } else {
+        T_FAIL_AT("the https fake did not start");
+    }
+    setenv("AWS_ENDPOINT_URL_ECR", fake_url, 1);
+    if (in >= 0)
+        close(in);
+    if (pid > 0) {
+        int status;
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+    }
+    const char *names[] = {"cert.pem", "key.pem", "port", "url", "calls", "log.jsonl", "pid"};
+    for (size_t i = 0; i < DH_ARRAY_SIZE(names); i++) {
+        _cleanup_free_ char *p = dh_xasprintf("%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
 }
 
 static int get_token(const char *host, const char *akid, const char *secret, const char *stoken,
@@ -382,8 +488,6 @@ static void expect_error(const char *host, const char *akid, const char *secret,
     T_ASSERT(strstr(err->msg, SECRET) == NULL && strstr(err->msg, STOKEN) == NULL &&
              strstr(err->msg, PASSWD) == NULL);
 }
-
-#define HOST "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 
 static void test_bad_signature(void)
 {
@@ -519,6 +623,7 @@ int main(void)
     T_RUN(test_timeout);
     T_RUN(test_plain_http_refused);
     T_RUN(test_log_shape);
+    T_RUN(test_https_with_aws_ca_bundle);
     cleanup_all();
     return t_done();
 }
