@@ -909,10 +909,27 @@ static int run_process(const char *profile, const char *cmd, struct dh_aws_creds
         dh_wipe(chunk, sizeof(chunk));
     }
     close(fds[0]);
+    /* A process that closed its stdout must still exit within the 60 s. */
+    while (rc == 0) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            goto reaped;
+        if (w < 0 && errno != EINTR)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 60) {
+            rc = dh_error_make(err, ETIMEDOUT,
+                               "credential_process of profile '%s' did not finish in 60 s",
+                               profile);
+            break;
+        }
+        usleep(10000);
+    }
     if (rc < 0)
         (void)kill(-pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+reaped:
     if (rc < 0)
         return rc;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
