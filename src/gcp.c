@@ -493,7 +493,7 @@ static int rs256_sign(const struct dh_gcp_source *s, const char *data, size_t le
     *ret = dh_base64_encode(sig, siglen, true);
     r = 0;
 out:
-    free(sig);
+    dh_free_wipe(sig);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     BIO_free(bio);
@@ -517,7 +517,8 @@ static int make_jwt(const struct dh_gcp_source *s, int64_t now, struct dh_buf *o
                     struct dh_error **err)
 {
     DH_CLEANUP(json_decrefp) json_t *hdr = NULL, *claims = NULL;
-    _cleanup_free_ char *h = NULL, *c = NULL, *sig = NULL;
+    _cleanup_free_ char *h = NULL, *c = NULL;
+    _cleanup_wipe_ char *sig = NULL;
     int64_t iat = now - JWT_SKEW;
 
     hdr = json_pack("{s:s, s:s}", "alg", "RS256", "typ", "JWT");
@@ -610,7 +611,9 @@ static int parse_token(const struct dh_gcp_source *s, const char *url,
     if (json_is_integer(ei))
         expires_in = (int64_t)json_integer_value(ei);
     else if (json_is_real(ei))
-        expires_in = (int64_t)json_real_value(ei);
+        expires_in = json_real_value(ei) >= 1 && json_real_value(ei) < 1e9
+                             ? (int64_t)json_real_value(ei)
+                             : -1; /* no undefined conversion of NaN or huge values */
     else if (!ei && default_expiry > 0)
         expires_in = default_expiry;
     else

@@ -29,8 +29,10 @@ Both token endpoints demand Content-Type application/x-www-form-urlencoded and a
 ({"error":"invalid_grant","error_description":"..."}).
 
 Scenario (POST /_fake/scenario, JSON, replaces the previous one):
-    {"status": 500|401|..., "delay": seconds, "no_flavor": true, "iam_status": 403}
+    {"status": 500|401|..., "delay": seconds, "no_flavor": true, "iam_status": 403,
+     "body": {...}}
 "status" makes every token answer fail with that status (OAuth error body);
+"body" replaces the JSON of successful /token and metadata answers (malformed-answer tests);
 "no_flavor" drops the Metadata-Flavor header from metadata answers; "iam_status"
 fails generateAccessToken only, with a Google API error ({"error":{"code","status","message"}}).
     POST /iam/EMAIL:generateAccessToken
@@ -200,7 +202,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/token":
                 count("token")
                 f = self.form()
-                self.scenario()
+                sc = self.scenario()
+                if "body" in sc:
+                    return self.reply(200, sc["body"])
                 gt = f.get("grant_type")
                 if gt == JWT_BEARER:
                     if set(f) != {"grant_type", "assertion"}:
@@ -296,6 +300,8 @@ class Handler(BaseHTTPRequestHandler):
                 count("rejected")
                 return self.reply(e.status, {"error": e.error, "error_description": e.desc},
                                   flavor=True)
+            if "body" in sc:
+                return self.reply(200, sc["body"], flavor=True)
             return self.reply(200, {"access_token": new_token("gce"), "expires_in": 3599,
                                     "token_type": "Bearer"}, flavor=not sc.get("no_flavor"))
         count("rejected")

@@ -494,6 +494,22 @@ static void test_service_account(void)
     expect_fail(sa, sa, "HTTP 500", "internal_failure", NULL);
     fake_post("/_fake/scenario", "{\"status\": 401}");
     expect_fail(sa, "HTTP 401", "invalid_client", NULL);
+    /* malformed answers */
+    fake_post("/_fake/scenario", "{\"body\": {\"expires_in\": 3599, \"token_type\": \"Bearer\"}}");
+    expect_fail(sa, "answered with no 'access_token'", NULL);
+    fake_post(
+            "/_fake/scenario",
+            "{\"body\": {\"access_token\": \"ya29.x\", \"expires_in\": 3599, \"token_type\": \"MAC\"}}");
+    expect_fail(sa, "'token_type' other than Bearer", NULL);
+    fake_post("/_fake/scenario",
+              "{\"body\": {\"access_token\": \"ya29.x\", \"token_type\": \"Bearer\"}}");
+    expect_fail(sa, "answered with no 'expires_in'", NULL);
+    fake_post(
+            "/_fake/scenario",
+            "{\"body\": {\"access_token\": \"ya29.x\", \"expires_in\": -5, \"token_type\": \"Bearer\"}}");
+    expect_fail(sa, "'expires_in' -5 out of range", NULL);
+    fake_post("/_fake/scenario", "{\"body\": [1]}");
+    expect_fail(sa, "answered with no JSON object", NULL);
     fake_post("/_fake/scenario", "{}");
 }
 
