@@ -683,6 +683,11 @@ static int container_creds(struct dh_aws_creds **ret, struct dh_error **err)
     struct dh_http_response resp;
     int rc;
 
+    if (!container_configured())
+        return dh_error_make(
+                err, ENOENT,
+                "container credentials: neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
+                "nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set");
     if (rel)
         url = dh_xasprintf("http://169.254.170.2%s%s", *rel == '/' ? "" : "/", rel);
     else

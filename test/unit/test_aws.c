@@ -650,6 +650,23 @@ static void test_container(void)
     T_REQUIRE(c != NULL);
     dh_aws_creds_free(c);
 
+    /* credential_source = EcsContainer, then AssumeRole signed with the container keys. */
+    _cleanup_free_ char *cfg = tpath("cfg");
+    setenv("AWS_CONFIG_FILE", cfg, 1);
+    write_text("cfg", "[profile ecs]\nrole_arn = " ROLE1 "\ncredential_source = EcsContainer\n",
+               0600);
+    struct dh_aws_options o = {.profile = "ecs"};
+    c = load(&o, &msg);
+    T_REQUIRE(c != NULL);
+    T_ASSERT(strncmp(c->access_key_id, "ASIAROLE", 8) == 0);
+    dh_aws_creds_free(c);
+    _cleanup_free_ char *akid = last("AccessKeyId");
+    T_ASSERT(strncmp(akid, "ASIACONT", 8) == 0);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    T_ASSERT(load(&o, &msg) == NULL);
+    T_ASSERT(has(msg, "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
+    free(TAKE_PTR(msg));
+
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds", 1);
     T_ASSERT(load(NULL, &msg) == NULL);
     T_ASSERT(has(msg, "'http://example.com' is not allowed"));
