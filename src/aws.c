@@ -798,6 +798,11 @@ static int imds_creds(struct dh_aws_creds **ret, struct dh_error **err)
     struct dh_http_response resp;
     int rc = -1;
 
+    if (imds_disabled()) {
+        resp = (struct dh_http_response){.body = DH_BUF_INIT(0)};
+        dh_error_make(err, EPERM, "disabled by AWS_EC2_METADATA_DISABLED");
+        goto out_resp;
+    }
     if (imds_req("PUT", u_tok, h_put, &resp, err) < 0)
         goto out_resp;
     {

@@ -706,6 +706,10 @@ static void test_imds(void)
     dh_aws_creds_free(c);
     _cleanup_free_ char *akid = last("AccessKeyId");
     T_ASSERT(strncmp(akid, "ASIAIMDS", 8) == 0);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    T_ASSERT(load(NULL, &msg) == NULL);
+    T_ASSERT(has(msg,
+                 "profile 'ec2': EC2 instance metadata: disabled by AWS_EC2_METADATA_DISABLED"));
 }
 
 static double now_s(void)
