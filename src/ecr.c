@@ -221,7 +221,11 @@ static char *aws_error_text(const struct dh_http_response *resp)
             type = hash + 1;
     }
     _cleanup_free_ char *t = type ? dh_xstrndup(type, strcspn(type, ":")) : NULL;
-    return dh_xasprintf("%s%s%.400s", t ? t : "", t && msg ? ": " : "", msg ? msg : "");
+    char *text = dh_xasprintf("%.100s%s%.400s", t ? t : "", t && msg ? ": " : "", msg ? msg : "");
+    for (char *q = text; *q; q++) /* one line of printable text */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = ' ';
+    return text;
 }
 
 static int parse_token(const struct dh_http_response *resp, bool is_public, const char *what,
@@ -291,10 +295,14 @@ int dh_ecr_get_token(const struct dh_ecr_registry *r, const struct dh_aws_creds 
     endpoint = dh_ecr_api_endpoint(r);
     while (*endpoint && endpoint[strlen(endpoint) - 1] == '/' && strlen(endpoint) > 8)
         endpoint[strlen(endpoint) - 1] = '\0';
+    /* The URL is not echoed until it is known to hold no userinfo, query or fragment. */
+    if (split_url(endpoint, &https, &authority, &path) < 0 || endpoint[strcspn(endpoint, "?#")])
+        return dh_error_make(err, EINVAL,
+                             "%s GetAuthorizationToken: the endpoint is not an "
+                             "http(s)://host[:port][/path] URL",
+                             r->is_public ? "ECR Public" : "ECR");
     what = dh_xasprintf("%s GetAuthorizationToken at %s", r->is_public ? "ECR Public" : "ECR",
                         endpoint);
-    if (split_url(endpoint, &https, &authority, &path) < 0)
-        return dh_error_make(err, EINVAL, "%s: not an http(s) URL", what);
     if (!https && !is_loopback_authority(authority))
         return dh_error_make(err, EPERM,
                              "%s: refusing plain http to a host other than the loopback", what);

@@ -554,6 +554,10 @@ static void test_plain_http_refused(void)
     setenv("AWS_ENDPOINT_URL_ECR", "ftp://127.0.0.1/", 1);
     T_EQ_INT(dh_ecr_get_token(&r, c, &t, &err), -1);
     T_ASSERT(err && err->status == EINVAL);
+    dh_error_free(&err);
+    setenv("AWS_ENDPOINT_URL_ECR", "https://user:pw@ecr.example.com/", 1);
+    T_EQ_INT(dh_ecr_get_token(&r, c, &t, &err), -1);
+    T_ASSERT(err && err->status == EINVAL && !strstr(err->msg, "pw"));
     if (fake_url)
         setenv("AWS_ENDPOINT_URL_ECR", fake_url, 1);
     else
