@@ -545,7 +545,8 @@ static void test_credential_process(void)
             " \"SessionToken\": \"proc-token\", \"Expiration\": \"2030-01-01T00:00:00Z\"}\n"
             "EOF\n",
             0700);
-    write_text("bad.sh", "#!/bin/sh\necho 'oops' >&2\nexit 7\n", 0700);
+    write_text("bad.sh", "#!/bin/sh\necho '# credential_process stderr is inherited' >&2\nexit 7\n",
+               0700);
     write_text("v2.sh", "#!/bin/sh\necho '{\"Version\": 2, \"AccessKeyId\": \"A\"}'\n", 0700);
     text = dh_xasprintf("[profile proc]\ncredential_process = %s --arg\n"
                         "[profile bad]\ncredential_process = %s/bad.sh\n"
