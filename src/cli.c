@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "dockhand/cleanup.h"
+#include "dockhand/config.h"
+#include "dockhand/token.h"
+#include "dockhand/tokens.h"
 #include "dockhand/log.h"
 
 struct cli_command {
@@ -15,10 +20,12 @@ struct cli_command {
 };
 
 static int cmd_version(int argc, char **argv, struct dh_error **err);
+static int cmd_token(int argc, char **argv, struct dh_error **err);
 static int cmd_help(int argc, char **argv, struct dh_error **err);
 
 static const struct cli_command commands[] = {
         {"help", "show this help", cmd_help},
+        {"token", "show the token dockhand mints for an ECR or GCR registry", cmd_token},
         {"version", "print the version", cmd_version},
 };
 
@@ -26,6 +33,53 @@ static int cmd_version(int argc, char **argv, struct dh_error **err)
 {
     (void)argc, (void)argv, (void)err;
     printf("dockhand v%s\n", DH_VERSION);
+    return 0;
+}
+
+/* dockhand token REGISTRY [--show-secret] */
+static int cmd_token(int argc, char **argv, struct dh_error **err)
+{
+    _cleanup_config_ struct dh_config *cfg = NULL;
+    _cleanup_token_ struct dh_token *tok = NULL;
+    const char *registry = NULL;
+    bool show = false;
+    char when[32];
+    struct tm tm;
+    time_t exp;
+    long long left;
+    int i, r;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--show-secret"))
+            show = true;
+        else if (argv[i][0] == '-' || registry)
+            return dh_error_make(err, EINVAL, "usage: dockhand token REGISTRY [--show-secret]");
+        else
+            registry = argv[i];
+    }
+    if (!registry)
+        return dh_error_make(err, EINVAL, "usage: dockhand token REGISTRY [--show-secret]");
+    if (dh_config_load(&cfg, err) < 0)
+        return -1;
+    r = dh_tokens_lookup(cfg, registry, &tok, err);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return dh_error_make(
+                err, EINVAL,
+                "'%s' is not a registry dockhand mints tokens for (ECR, ECR Public, "
+                "GCR, Artifact Registry, or one named under ecr: or gcr: in the config)",
+                registry);
+    exp = (time_t)tok->expires_at;
+    gmtime_r(&exp, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    left = (long long)(tok->expires_at - (int64_t)time(NULL));
+    printf("registry: %s\nusername: %s\nexpires:  %s (in %lldh%02lldm%02llds)\nsource:   %s\n",
+           registry, tok->username, when, left / 3600, left % 3600 / 60, left % 60, tok->source);
+    if (show)
+        printf("secret:   %s\n", tok->secret);
+    else
+        printf("secret:   (hidden; add --show-secret to print it)\n");
     return 0;
 }
 

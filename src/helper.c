@@ -13,6 +13,8 @@
 #include "dockhand/log.h"
 #include "dockhand/mem.h"
 #include "dockhand/text.h"
+#include "dockhand/token.h"
+#include "dockhand/tokens.h"
 
 void dh_helper_join_lines(struct dh_buf *in)
 {
@@ -131,18 +133,26 @@ int dh_helper_format_list(struct dh_buf *out, json_t *map, struct dh_error **err
     return dh_buf_puts(out, "}\n", err);
 }
 
+/* Loads the config file and applies its log settings (the environment wins). */
+static int load_config(struct dh_config **ret, struct dh_error **err)
+{
+    if (dh_config_load(ret, err) < 0)
+        return -1;
+    if ((*ret)->log_level_set && !dh_log_level_from_env())
+        dh_log_set_level((*ret)->log_level);
+    if ((*ret)->log_format_set && !dh_log_format_from_env())
+        dh_log_set_format((*ret)->log_format);
+    return 0;
+}
+
 /* Opens the store for this call: the config file's store, namespace and routes,
    then DOCKHAND_STORE / DOCKHAND_NAMESPACE (see src/router.c). */
 static int open_store(struct dh_store **ret, struct dh_error **err)
 {
     struct dh_config *cfg = NULL;
 
-    if (dh_config_load(&cfg, err) < 0)
+    if (load_config(&cfg, err) < 0)
         return -1;
-    if (cfg->log_level_set && !dh_log_level_from_env())
-        dh_log_set_level(cfg->log_level);
-    if (cfg->log_format_set && !dh_log_format_from_env())
-        dh_log_set_format(cfg->log_format);
     return dh_store_open_for_call(cfg, ret, err);
 }
 
@@ -175,11 +185,32 @@ static int do_get(int in_fd, struct dh_buf *out, struct dh_error **err)
     _cleanup_free_ char *server = NULL;
     _cleanup_cred_ struct dh_cred *c = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
+    _cleanup_token_ struct dh_token *tok = NULL;
+    _cleanup_error_ struct dh_error *mint_err = NULL;
+    struct dh_config *cfg = NULL;
+    int minted;
 
     if (read_input(in_fd, &in, err) < 0 ||
-        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || open_store(&s, err) < 0 ||
-        s->ops->get(s, server, &c, err) < 0)
+        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || load_config(&cfg, err) < 0)
         return -1;
+    /* ECR and GCR tokens are minted (and cached) by dockhand itself. */
+    minted = dh_tokens_lookup(cfg, server, &tok, &mint_err);
+    if (minted == 1) {
+        dh_config_free(cfg);
+        c = dh_cred_new(server, tok->username, tok->secret);
+        return dh_helper_format_cred(out, server, c, err);
+    }
+    if (dh_store_open_for_call(cfg, &s, err) < 0 || s->ops->get(s, server, &c, err) < 0)
+        return -1;
+    if (minted < 0) {
+        /* No token could be minted: a stored credential still serves, else say why. */
+        if (c && *c->secret) {
+            dh_log_warn("%s; using the credential stored for '%s'", mint_err->msg, server);
+            return dh_helper_format_cred(out, server, c, err);
+        }
+        dh_error_move(err, &mint_err);
+        return -1;
+    }
     /* As docker-credential-secretservice: an empty secret reads as "not found". */
     if (!c || !*c->secret)
         return dh_error_make(err, ENOENT, DH_HELPER_ERR_NOT_FOUND);

@@ -6,7 +6,7 @@ for dockhand's tests (python3 stdlib plus the openssl command).
     google.py --state-dir DIR [--pubkey PUB.pem --kid KID --email EMAIL]
         [--client-id ID --client-secret S --refresh-token R]
         [--audience AUD --subject-token T --subject-token-type TYPE]
-        [--idle-timeout SECONDS]
+        [--idle-timeout SECONDS] [--access-token TOKEN]
 
 Listens on a free port of 127.0.0.1 (plain HTTP) and writes it to DIR/port once
 ready.  Every request bumps a counter in DIR/calls.json ({"token": n,
@@ -85,6 +85,8 @@ def count(kind):
 def new_token(prefix):
     with LOCK:
         SERIAL[0] += 1
+        if ARGS.access_token:  # a fixed token, e.g. a registry's htpasswd password
+            return ARGS.access_token
         return "ya29.%s-%d" % (prefix, SERIAL[0])
 
 
@@ -322,6 +324,8 @@ def main():
     p.add_argument("--subject-token", default="")
     p.add_argument("--subject-token-type", default="urn:ietf:params:oauth:token-type:jwt")
     p.add_argument("--idle-timeout", type=float, default=120)
+    p.add_argument("--access-token", default="",
+                   help="hand out this access token on every grant (default: a new one each)")
     ARGS = p.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True

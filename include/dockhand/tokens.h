@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Registries whose credentials dockhand mints itself: ECR and ECR Public (by
+ * host name, or mapped with `ecr:` in the config) and GCR / Artifact Registry
+ * (by host name, or listed in `gcr.registries`).  See docs/tokens.md.
+ */
+#ifndef DOCKHAND_TOKENS_H
+#define DOCKHAND_TOKENS_H
+
+#include "dockhand/config.h"
+#include "dockhand/error.h"
+#include "dockhand/token.h"
+
+/* For a registry dockhand mints tokens for, sets *ret to a valid token (from the
+   token cache, refreshed ahead of expiry) and returns 1; returns 0 for any other
+   registry; -1 when minting failed (the error says which source, endpoint, status). */
+int dh_tokens_lookup(const struct dh_config *cfg, const char *server_url, struct dh_token **ret,
+                     struct dh_error **err);
+
+#endif
