@@ -391,3 +391,21 @@ out:
     dh_http_response_release(&resp);
     return rc;
 }
+
+int dh_ecr_password_expiry(const char *password, int64_t *ret)
+{
+    _cleanup_buf_ struct dh_buf raw = DH_BUF_INIT_SECRET(64 * 1024);
+    json_t *j, *e;
+    int r = -1;
+
+    if (!password || dh_base64_decode(password, strlen(password), &raw, NULL) < 0)
+        return -1;
+    j = json_loadb(raw.data, raw.len, 0, NULL);
+    e = json_object_get(j, "expiration");
+    if (json_is_integer(e) && json_integer_value(e) > 0) {
+        *ret = (int64_t)json_integer_value(e);
+        r = 0;
+    }
+    json_decref(j);
+    return r;
+}

@@ -145,15 +145,14 @@ static int load_config(struct dh_config **ret, struct dh_error **err)
     return 0;
 }
 
-/* Opens the store for this call: the config file's store, namespace and routes,
-   then DOCKHAND_STORE / DOCKHAND_NAMESPACE (see src/router.c). */
-static int open_store(struct dh_store **ret, struct dh_error **err)
+/* Loads the config and opens the store for this call: the config file's store,
+   namespace and routes, then DOCKHAND_STORE / DOCKHAND_NAMESPACE (src/router.c).
+   The store borrows *ret_cfg: the caller frees it after closing the store. */
+static int open_store(struct dh_config **ret_cfg, struct dh_store **ret, struct dh_error **err)
 {
-    struct dh_config *cfg = NULL;
-
-    if (load_config(&cfg, err) < 0)
+    if (load_config(ret_cfg, err) < 0)
         return -1;
-    return dh_store_open_for_call(cfg, ret, err);
+    return dh_store_open_for_call(*ret_cfg, ret, err);
 }
 
 static int read_input(int in_fd, struct dh_buf *in, struct dh_error **err)
@@ -168,13 +167,14 @@ static int do_store(int in_fd, struct dh_buf *out, struct dh_error **err)
 {
     _cleanup_buf_ struct dh_buf in = DH_BUF_INIT_SECRET(DH_HELPER_INPUT_MAX);
     _cleanup_cred_ struct dh_cred *c = NULL;
+    _cleanup_config_ struct dh_config *cfg = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
 
     (void)out;
     if (read_input(in_fd, &in, err) < 0 || dh_helper_parse_store(in.data, in.len, &c, err) < 0)
         return -1;
     dh_buf_release(&in);
-    if (open_store(&s, err) < 0)
+    if (open_store(&cfg, &s, err) < 0)
         return -1;
     return s->ops->store(s, c, err);
 }
@@ -184,32 +184,22 @@ static int do_get(int in_fd, struct dh_buf *out, struct dh_error **err)
     _cleanup_buf_ struct dh_buf in = DH_BUF_INIT_SECRET(DH_HELPER_INPUT_MAX);
     _cleanup_free_ char *server = NULL;
     _cleanup_cred_ struct dh_cred *c = NULL;
+    _cleanup_config_ struct dh_config *cfg = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
     _cleanup_token_ struct dh_token *tok = NULL;
-    _cleanup_error_ struct dh_error *mint_err = NULL;
-    struct dh_config *cfg = NULL;
     int minted;
 
     if (read_input(in_fd, &in, err) < 0 ||
-        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || load_config(&cfg, err) < 0)
+        dh_helper_parse_server(in.data, in.len, &server, err) < 0 ||
+        open_store(&cfg, &s, err) < 0 || s->ops->get(s, server, &c, err) < 0)
         return -1;
-    /* ECR and GCR tokens are minted (and cached) by dockhand itself. */
-    minted = dh_tokens_lookup(cfg, server, &tok, &mint_err);
+    /* ECR and GCR tokens are minted (and cached) by dockhand itself (src/tokens.c). */
+    minted = dh_tokens_resolve(cfg, server, c, &tok, err);
+    if (minted < 0)
+        return -1;
     if (minted == 1) {
-        dh_config_free(cfg);
+        dh_cred_free(c);
         c = dh_cred_new(server, tok->username, tok->secret);
-        return dh_helper_format_cred(out, server, c, err);
-    }
-    if (dh_store_open_for_call(cfg, &s, err) < 0 || s->ops->get(s, server, &c, err) < 0)
-        return -1;
-    if (minted < 0) {
-        /* No token could be minted: a stored credential still serves, else say why. */
-        if (c && *c->secret) {
-            dh_log_warn("%s; using the credential stored for '%s'", mint_err->msg, server);
-            return dh_helper_format_cred(out, server, c, err);
-        }
-        dh_error_move(err, &mint_err);
-        return -1;
     }
     /* As docker-credential-secretservice: an empty secret reads as "not found". */
     if (!c || !*c->secret)
@@ -221,22 +211,24 @@ static int do_erase(int in_fd, struct dh_buf *out, struct dh_error **err)
 {
     _cleanup_buf_ struct dh_buf in = DH_BUF_INIT(DH_HELPER_INPUT_MAX);
     _cleanup_free_ char *server = NULL;
+    _cleanup_config_ struct dh_config *cfg = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
 
     (void)out;
     if (read_input(in_fd, &in, err) < 0 ||
-        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || open_store(&s, err) < 0)
+        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || open_store(&cfg, &s, err) < 0)
         return -1;
     return s->ops->erase(s, server, err);
 }
 
 static int do_list(int in_fd, struct dh_buf *out, struct dh_error **err)
 {
+    _cleanup_config_ struct dh_config *cfg = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
     json_auto_t *map = json_object();
 
     (void)in_fd; /* the client sends "unused"; like the Go helpers, do not read it */
-    if (open_store(&s, err) < 0 || s->ops->list(s, map, err) < 0)
+    if (open_store(&cfg, &s, err) < 0 || s->ops->list(s, map, err) < 0)
         return -1;
     return dh_helper_format_list(out, map, err);
 }

@@ -33,7 +33,7 @@ struct opened {
 
 struct router {
     struct dh_store base;
-    struct dh_config *cfg; /* owned */
+    const struct dh_config *cfg; /* borrowed: outlives the router */
     const char *ns_override;
     struct opened *opened;
     size_t n_opened;
@@ -168,7 +168,6 @@ static void router_close(struct dh_store *s)
     for (i = 0; i < r->n_opened; i++)
         dh_store_close(r->opened[i].store);
     free(r->opened);
-    dh_config_free(r->cfg);
     free(r);
 }
 
@@ -181,7 +180,8 @@ static const struct dh_store_ops router_ops = {
         .close = router_close,
 };
 
-int dh_store_open_for_call(struct dh_config *cfg, struct dh_store **ret, struct dh_error **err)
+int dh_store_open_for_call(const struct dh_config *cfg, struct dh_store **ret,
+                           struct dh_error **err)
 {
     const char *env_store = secure_getenv("DOCKHAND_STORE");
     const char *env_ns = secure_getenv("DOCKHAND_NAMESPACE");
@@ -195,11 +195,9 @@ int dh_store_open_for_call(struct dh_config *cfg, struct dh_store **ret, struct 
 
         dh_store_selection(cfg, &spec, &ns);
         rc = dh_store_open(spec, ns, cfg, ret, err);
-        dh_config_free(cfg);
         return rc;
     }
     if (env_ns && !dh_namespace_valid(env_ns)) {
-        dh_config_free(cfg);
         return dh_error_make(err, EINVAL,
                              "invalid namespace '%s': use 1 to 63 letters, digits, '.', '_' or '-'",
                              env_ns);

@@ -53,4 +53,12 @@ char *dh_ecr_api_endpoint(const struct dh_ecr_registry *r);
 int dh_ecr_get_token(const struct dh_ecr_registry *r, const struct dh_aws_creds *creds,
                      struct dh_token **ret, struct dh_error **err);
 
+/*
+ * The expiry (unix seconds) embedded in an ECR registry password: the part after
+ * "AWS:" in a token is base64 of JSON with an integer "expiration" (undocumented;
+ * a fallback for stored tokens: prefer the API's expiresAt).  Returns 0 and sets
+ * *ret, or -1 when password is not such a token.
+ */
+int dh_ecr_password_expiry(const char *password, int64_t *ret);
+
 #endif

@@ -75,9 +75,11 @@ void dh_store_selection(const struct dh_config *cfg, const char **ret_spec, cons
 
 /* Opens what one helper call uses (src/router.c): with DOCKHAND_STORE set or no
    `routes:` in the config, the selected store; otherwise a router that sends each
-   registry to the store and namespace of the first matching route.  Takes
-   ownership of cfg (freed here on failure, or with the store). */
-int dh_store_open_for_call(struct dh_config *cfg, struct dh_store **ret, struct dh_error **err);
+   registry to the store and namespace of the first matching route.  cfg is
+   borrowed: it must outlive the store (declare it before the store's cleanup
+   variable so it is freed after). */
+int dh_store_open_for_call(const struct dh_config *cfg, struct dh_store **ret,
+                           struct dh_error **err);
 
 /* Backends.  arg is the text after "<type>:" in the spec, or NULL when there is none. */
 int dh_store_file_open(const char *arg, const char *ns, const struct dh_config *cfg,

@@ -9,7 +9,17 @@
 
 #include "dockhand/config.h"
 #include "dockhand/error.h"
+#include "dockhand/store.h"
 #include "dockhand/token.h"
+
+struct dh_cred;
+
+/* The helper's `get`: given what the store holds for server_url (NULL when nothing),
+   returns 1 with *ret set when a minted token answers, 0 when the stored credential
+   (or "not found") answers, -1 when nothing can answer and minting failed (the error
+   says which source, endpoint and status).  See the rules at the top of tokens.c. */
+int dh_tokens_resolve(const struct dh_config *cfg, const char *server_url,
+                      const struct dh_cred *stored, struct dh_token **ret, struct dh_error **err);
 
 /* For a registry dockhand mints tokens for, sets *ret to a valid token (from the
    token cache, refreshed ahead of expiry) and returns 1; returns 0 for any other

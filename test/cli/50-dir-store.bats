@@ -176,7 +176,13 @@ expect_not_found() {
     expect_cred b.io io io-pw
     expect_not_found a.b.io
     expect_cred azurecr.io io io-pw # two labels: "*.io", not "*.azurecr.io"
-    expect_not_found 123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn
+    # One label too many for the ECR glob: the dir store has nothing, so dockhand tries to
+    # mint an ECR token itself and, with no AWS credentials here, says why (docs/tokens.md).
+    AWS_EC2_METADATA_DISABLED=true run --separate-stderr "$DH_HELPER" get \
+        <<<123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no AWS credentials"* ]]
+    [[ "$output" != *ecr-token* ]]
     expect_not_found registry.io:9090
     expect_not_found registry.io:8080/other
 }
