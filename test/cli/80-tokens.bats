@@ -181,3 +181,42 @@ google_calls() {
     [ "$(jq -r .Username <<<"$output")" = oauth2accesstoken ]
     [ "$(google_calls)" -eq $((before + 1)) ]
 }
+
+# ecr_password EXPIRATION: a password shaped like ECR's (base64 JSON with "expiration").
+ecr_password() {
+    printf '{"payload":"p","datakey":"d","version":"2","type":"DATA_KEY","expiration":%s}' "$1" |
+        base64 -w0
+}
+
+store_cred() { # URL USER SECRET
+    jq -cn --arg u "$1" --arg n "$2" --arg s "$3" '{ServerURL: $u, Username: $n, Secret: $s}' |
+        "$DH_HELPER" store
+}
+
+@test "an ECR host: a stored credential wins, unless it is an expired ECR token" {
+    local host=$ACCOUNT.dkr.ecr.us-east-1.amazonaws.com
+    store_cred "$host" AWS "$(ecr_password $(($(date +%s) + 3600)))"
+    run "$DH_HELPER" get <<<"$host"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .Secret <<<"$output")" != "$ECR_PW" ]
+    [ "$(ecr_calls)" -eq 0 ]
+    store_cred "$host" AWS "$(ecr_password $(($(date +%s) - 60)))"
+    run "$DH_HELPER" get <<<"$host"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .Secret <<<"$output")" = "$ECR_PW" ]
+    [ "$(ecr_calls)" -eq 1 ]
+}
+
+@test "a registry the config maps is always minted; the stored credential is the fallback" {
+    store_cred "$ECR_HOST" AWS stored-password
+    run "$DH_HELPER" get <<<"$ECR_HOST"
+    [ "$(jq -r .Secret <<<"$output")" = "$ECR_PW" ]
+    [ "$(ecr_calls)" -eq 1 ]
+    # With the endpoint failing and no cached token, the stored one serves, with a warning.
+    rm -rf "$XDG_CACHE_HOME/dockhand/tokens"
+    echo 500 >"$BATS_FILE_TMPDIR/ecr-fake/scenario"
+    run --separate-stderr "$DH_HELPER" get <<<"$ECR_HOST"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .Secret <<<"$output")" = stored-password ]
+    [[ "$stderr" == *"500"*"using the credential stored for"* ]]
+}
