@@ -12,6 +12,7 @@
 #include "dockhand/cleanup.h"
 #include "dockhand/crypto.h"
 #include "dockhand/mem.h"
+#include "dockhand/text.h"
 
 #define SIGV4_MAX_TEXT ((size_t)16 << 20)
 
@@ -90,37 +91,6 @@ static int uri_encode(struct dh_buf *b, const char *s, size_t len, bool keep_sla
         }
     }
     return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX and '+' (a space, as form encoding and the SDKs do) into a new string. */
-static char *query_decode(const char *s, size_t len)
-{
-    char *r = dh_xmalloc(len + 1);
-    size_t n = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            r[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+') {
-            r[n++] = ' ';
-        } else {
-            r[n++] = s[i];
-        }
-    }
-    r[n] = '\0';
-    return r;
 }
 
 static int canonical_path(struct dh_buf *b, const char *path, bool no_normalize,
@@ -215,8 +185,9 @@ static int canonical_query(struct dh_buf *b, const char *query, struct dh_error 
         if (l > 0) {
             const char *eq = memchr(p, '=', l);
             size_t nl = eq ? (size_t)(eq - p) : l;
-            _cleanup_free_ char *dn = query_decode(p, nl);
-            _cleanup_free_ char *dv = eq ? query_decode(eq + 1, l - nl - 1) : dh_xstrdup("");
+            _cleanup_free_ char *dn = dh_pct_decode(p, nl, false);
+            _cleanup_free_ char *dv =
+                    eq ? dh_pct_decode(eq + 1, l - nl - 1, false) : dh_xstrdup("");
             qs[nq].name = encode_str(dn, err);
             qs[nq].value = qs[nq].name ? encode_str(dv, err) : NULL;
             if (!qs[nq].value)

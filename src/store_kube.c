@@ -41,6 +41,7 @@
 #include "dockhand/kube.h"
 #include "dockhand/log.h"
 #include "dockhand/mem.h"
+#include "dockhand/text.h"
 #include "dockhand/regurl.h"
 
 #define FIELD_MANAGER    "dockhand"
@@ -483,47 +484,6 @@ static int kube_erase(struct dh_store *s, const char *server_url, struct dh_erro
 
 /* --- opening ------------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) ('+' is a space, as in a query).  NULL when malformed. */
-static char *pct_decode(const char *s, size_t n)
-{
-    char *out = dh_xmalloc(n + 1);
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int h, l;
-
-            if (i + 2 >= n) {
-                free(out);
-                return NULL;
-            }
-            h = hexval(s[i + 1]);
-            l = hexval(s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                free(out);
-                return NULL;
-            }
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else {
-            out[o++] = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* "10s", "500ms", "2m" or plain seconds, 1 ms .. DH_KUBE_MAX_TIMEOUT_MS. */
 static int parse_timeout(const char *v, long *ret)
 {
@@ -596,7 +556,7 @@ static int parse_params(struct kube_store *ks, const char *spec, const char *q,
             return dh_error_make(err, EINVAL, "store 'kube:%s': parameter '%s' has no value", spec,
                                  p);
         name = dh_xstrndup(p, (size_t)(eq - p));
-        value = pct_decode(eq + 1, strlen(eq + 1));
+        value = dh_pct_decode(eq + 1, strlen(eq + 1), true);
         if (!value)
             return dh_error_make(err, EINVAL,
                                  "store 'kube:%s': parameter '%s' is not percent-encoded", spec,

@@ -2,7 +2,10 @@
 #include "dockhand/text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "dockhand/mem.h"
 
 /* Decodes one UTF-8 sequence at s (len > 0).  Returns its length, or 0 when invalid. */
 static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
@@ -156,4 +159,41 @@ int dh_json_go_quote(struct dh_buf *out, const char *s, struct dh_error **err)
     if (dh_buf_append(out, p + len - run, run, err) < 0)
         return -1;
     return dh_buf_append(out, "\"", 1, err);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *dh_pct_decode(const char *s, size_t n, bool strict)
+{
+    char *out = dh_xmalloc(n + 1);
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        int h = -1, l = -1;
+
+        if (s[i] == '%' && i + 2 < n) {
+            h = hexval(s[i + 1]);
+            l = hexval(s[i + 2]);
+        }
+        if (s[i] == '%' && h >= 0 && l >= 0 && !(strict && h == 0 && l == 0)) {
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (s[i] == '%' && strict) {
+            free(out);
+            return NULL;
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

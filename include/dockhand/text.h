@@ -22,4 +22,9 @@ void dh_trim_space(const char *s, size_t len, size_t *ret_start, size_t *ret_len
    \u00XX, invalid UTF-8 bytes as \ufffd, everything else raw. */
 int dh_json_go_quote(struct dh_buf *out, const char *s, struct dh_error **err);
 
+/* Percent-decodes s[0..n) into a new string, '+' as a space (query/form style).
+   strict: a malformed escape or %00 gives NULL; otherwise malformed escapes are kept
+   as they are (what the AWS SDKs do when canonicalising a query). */
+char *dh_pct_decode(const char *s, size_t n, bool strict);
+
 #endif

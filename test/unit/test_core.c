@@ -215,6 +215,21 @@ static void test_go_quote(void)
     }
 }
 
+static void test_pct_decode(void)
+{
+    char *s;
+
+    s = dh_pct_decode("a%20b+c%2Fd", 11, true);
+    T_EQ_STR(s, "a b c/d");
+    free(s);
+    T_ASSERT(dh_pct_decode("bad%2", 5, true) == NULL);
+    T_ASSERT(dh_pct_decode("nul%00", 6, true) == NULL);
+    T_ASSERT(dh_pct_decode("%zz", 3, true) == NULL);
+    s = dh_pct_decode("bad%2 %zz %41", 13, false); /* lenient: malformed kept */
+    T_EQ_STR(s, "bad%2 %zz A");
+    free(s);
+}
+
 static void test_atomic_write_and_lock(void)
 {
     char dir[] = "/tmp/dh-test-XXXXXX";
@@ -302,6 +317,7 @@ int main(void)
     T_RUN(test_utf8);
     T_RUN(test_trim_space);
     T_RUN(test_go_quote);
+    T_RUN(test_pct_decode);
     T_RUN(test_atomic_write_and_lock);
     T_RUN(test_xdg);
     return t_done();
