@@ -460,19 +460,25 @@ static const char *chain_region(struct chain *c)
 
 /* ---- STS ---- */
 
-static int parse_sts(const char *action, const struct dh_http_response *resp, const char *source,
-                     struct dh_aws_creds **ret, struct dh_error **err)
+int dh_aws_parse_sts_response(const char *action, long status, const char *data, size_t len,
+                              const char *source, struct dh_aws_creds **ret, struct dh_error **err)
 {
-    const char *body = resp->body.data ? resp->body.data : "";
+    _cleanup_buf_ struct dh_buf copy = DH_BUF_INIT_SECRET(SIZE_MAX - 1);
+    const char *body;
 
-    if (resp->status != 200) {
+    if (!source)
+        source = "sts";
+    /* The XML scan below needs a NUL-terminated text (it stops at the first NUL). */
+    if (data && dh_buf_append(&copy, data, len, err) < 0)
+        return dh_error_wrap(err, "sts %s", action);
+    body = copy.data ? copy.data : "";
+    if (status != 200) {
         _cleanup_free_ char *code = xml_text(body, "Code");
         _cleanup_free_ char *msg = xml_text(body, "Message");
         if (code)
-            return dh_error_make(err, resp->status == 403 ? EACCES : EIO,
-                                 "sts %s: %s: %s (HTTP %ld)", action, code, msg ? msg : "",
-                                 resp->status);
-        return dh_error_make(err, EIO, "sts %s: HTTP %ld", action, resp->status);
+            return dh_error_make(err, status == 403 ? EACCES : EIO, "sts %s: %s: %s (HTTP %ld)",
+                                 action, code, msg ? msg : "", status);
+        return dh_error_make(err, EIO, "sts %s: HTTP %ld", action, status);
     }
     _cleanup_free_ char *rtag = dh_xasprintf("%sResult", action);
     const char *r = strstr(body, rtag);
@@ -571,7 +577,8 @@ static int sts_call(struct chain *c, const char *action, const struct dh_buf *fo
         dh_http_response_release(&resp);
         return dh_error_wrap(err, "sts %s", action);
     }
-    rc = parse_sts(action, &resp, source, ret, err);
+    rc = dh_aws_parse_sts_response(action, resp.status, resp.body.data, resp.body.len, source, ret,
+                                   err);
     dh_http_response_release(&resp);
     return rc;
 }
@@ -635,15 +642,16 @@ static const char *jstr(json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int parse_json_creds(const char *what, const char *data, size_t len, const char *token_key,
-                            const char *source, struct dh_aws_creds **ret, struct dh_error **err)
+int dh_aws_parse_json_credentials(const char *what, const char *data, size_t len,
+                                  const char *token_key, const char *source,
+                                  struct dh_aws_creds **ret, struct dh_error **err)
 {
     json_t *root;
     int64_t expires = 0;
     int rc = 0;
 
     dh_json_use_wiping_alloc();
-    root = json_loadb(data ? data : "", len, 0, NULL);
+    root = json_loadb(data ? data : "", data ? len : 0, 0, NULL);
     if (!json_is_object(root)) {
         json_decref(root);
         return dh_error_make(err, EPROTO, "%s: the answer is not a JSON object", what);
@@ -736,13 +744,36 @@ static int container_creds(struct dh_aws_creds **ret, struct dh_error **err)
                            "container credentials: %s://%s: HTTP %ld", scheme, hostport,
                            resp.status);
     else
-        rc = parse_json_creds("container credentials", resp.body.data, resp.body.len, "Token",
-                              "container credentials", ret, err);
+        rc = dh_aws_parse_json_credentials("container credentials", resp.body.data, resp.body.len,
+                                           "Token", "container credentials", ret, err);
     dh_http_response_release(&resp);
     return rc;
 }
 
 /* ---- EC2 IMDSv2 ---- */
+
+int dh_aws_parse_imds_credentials(const char *role, const char *data, size_t len,
+                                  struct dh_aws_creds **ret, struct dh_error **err)
+{
+    _cleanup_free_ char *src = NULL;
+    json_t *root;
+
+    if (!role)
+        role = "";
+    dh_json_use_wiping_alloc();
+    root = json_loadb(data ? data : "", data ? len : 0, 0, NULL);
+    const char *code = json_is_object(root) ? jstr(root, "Code") : NULL;
+    if (!code || strcmp(code, "Success") != 0) {
+        _cleanup_free_ char *c = code ? dh_xstrndup(code, 100) : NULL;
+        json_decref(root);
+        return dh_error_make(err, EIO, "role '%s': Code is '%s', not 'Success'", role,
+                             c ? c : "(none)");
+    }
+    json_decref(root);
+    src = dh_xasprintf("EC2 instance metadata (role '%s')", role);
+    return dh_aws_parse_json_credentials("EC2 instance metadata", data, len, "Token", src, ret,
+                                         err);
+}
 
 static char *imds_endpoint(void)
 {
@@ -791,7 +822,6 @@ static int imds_creds(struct dh_aws_creds **ret, struct dh_error **err)
     _cleanup_free_ char *u_tok = dh_xasprintf("%s/latest/api/token", ep);
     _cleanup_free_ char *u_list = dh_xasprintf("%s/latest/meta-data/iam/security-credentials/", ep);
     _cleanup_free_ char *u_role = NULL, *role = NULL;
-    _cleanup_free_ char *src = NULL;
     char *tok_h = NULL;
     const char *h_put[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
     const char *h_get[] = {NULL, NULL};
@@ -834,22 +864,7 @@ static int imds_creds(struct dh_aws_creds **ret, struct dh_error **err)
     u_role = dh_xasprintf("%s%s", u_list, role);
     if (imds_req("GET", u_role, h_get, &resp, err) < 0)
         goto out_resp;
-    {
-        json_t *root;
-        dh_json_use_wiping_alloc();
-        root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, NULL);
-        const char *code = json_is_object(root) ? jstr(root, "Code") : NULL;
-        if (!code || strcmp(code, "Success") != 0) {
-            dh_error_make(err, EIO, "role '%s': Code is '%s', not 'Success'", role,
-                          code ? code : "(none)");
-            json_decref(root);
-            goto out_resp;
-        }
-        json_decref(root);
-    }
-    src = dh_xasprintf("EC2 instance metadata (role '%s')", role);
-    rc = parse_json_creds("EC2 instance metadata", resp.body.data, resp.body.len, "Token", src, ret,
-                          err);
+    rc = dh_aws_parse_imds_credentials(role, resp.body.data, resp.body.len, ret, err);
 out_resp:
     dh_http_response_release(&resp);
     dh_str_free_wipe(tok_h);
@@ -858,11 +873,32 @@ out_resp:
 
 /* ---- credential_process ---- */
 
+int dh_aws_parse_process_output(const char *profile, const char *data, size_t len,
+                                struct dh_aws_creds **ret, struct dh_error **err)
+{
+    json_t *root;
+
+    if (!profile)
+        profile = "";
+    dh_json_use_wiping_alloc();
+    root = json_loadb(data ? data : "", data ? len : 0, 0, NULL);
+    json_t *ver = json_is_object(root) ? json_object_get(root, "Version") : NULL;
+    if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
+        json_decref(root);
+        return dh_error_make(err, EPROTO,
+                             "credential_process of profile '%s': the output is not JSON "
+                             "with \"Version\": 1",
+                             profile);
+    }
+    json_decref(root);
+    _cleanup_free_ char *what = dh_xasprintf("credential_process of profile '%s'", profile);
+    return dh_aws_parse_json_credentials(what, data, len, "SessionToken", what, ret, err);
+}
+
 static int run_process(const char *profile, const char *cmd, struct dh_aws_creds **ret,
                        struct dh_error **err)
 {
     _cleanup_buf_ struct dh_buf out = DH_BUF_INIT_SECRET(64 << 10);
-    _cleanup_free_ char *src = dh_xasprintf("credential_process of profile '%s'", profile);
     int fds[2], status = 0, rc = 0;
     struct timespec start, now;
     pid_t pid;
@@ -946,22 +982,7 @@ reaped:
         return dh_error_make(err, EIO, "credential_process of profile '%s' failed (%s %d)", profile,
                              WIFEXITED(status) ? "exit status" : "signal",
                              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    {
-        json_t *root;
-        dh_json_use_wiping_alloc();
-        root = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-        json_t *ver = json_is_object(root) ? json_object_get(root, "Version") : NULL;
-        if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
-            json_decref(root);
-            return dh_error_make(err, EPROTO,
-                                 "credential_process of profile '%s': the output is not JSON "
-                                 "with \"Version\": 1",
-                                 profile);
-        }
-        json_decref(root);
-    }
-    _cleanup_free_ char *what = dh_xasprintf("credential_process of profile '%s'", profile);
-    return parse_json_creds(what, out.data, out.len, "SessionToken", src, ret, err);
+    return dh_aws_parse_process_output(profile, out.data, out.len, ret, err);
 }
 
 /* ---- profiles ---- */

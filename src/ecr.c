@@ -228,8 +228,8 @@ static char *aws_error_text(const struct dh_http_response *resp)
     return text;
 }
 
-static int parse_token(const struct dh_http_response *resp, bool is_public, const char *what,
-                       const char *source, struct dh_token **ret, struct dh_error **err)
+int dh_ecr_parse_response(const char *body, size_t len, bool is_public, const char *what,
+                          const char *source, struct dh_token **ret, struct dh_error **err)
 {
     json_auto_t *doc = NULL;
     json_t *data, *entry = NULL, *exp;
@@ -237,8 +237,12 @@ static int parse_token(const struct dh_http_response *resp, bool is_public, cons
     _cleanup_buf_ struct dh_buf dec = DH_BUF_INIT_SECRET(64 * 1024);
     _cleanup_error_ struct dh_error *e2 = NULL;
 
+    if (!what)
+        what = is_public ? "ECR Public GetAuthorizationToken" : "ECR GetAuthorizationToken";
+    if (!source)
+        source = what;
     dh_json_use_wiping_alloc();
-    doc = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+    doc = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     if (!json_is_object(doc))
         return dh_error_make(err, EBADMSG, "%s: the answer is not a JSON object", what);
     data = json_object_get(doc, "authorizationData");
@@ -258,7 +262,8 @@ static int parse_token(const struct dh_http_response *resp, bool is_public, cons
     if (!b64)
         return dh_error_make(err, EBADMSG, "%s: the answer has no authorizationData token", what);
     exp = json_object_get(entry, "expiresAt");
-    if (!json_is_number(exp) || !isfinite(json_number_value(exp)) || json_number_value(exp) <= 0 ||
+    /* At least 1: a fraction below would truncate to 0, an expiry at the epoch. */
+    if (!json_is_number(exp) || !isfinite(json_number_value(exp)) || json_number_value(exp) < 1 ||
         json_number_value(exp) > 1e13)
         return dh_error_make(err, EBADMSG, "%s: the answer has no valid expiresAt", what);
     if (dh_base64_decode(b64, strlen(b64), &dec, &e2) < 0)
@@ -269,7 +274,7 @@ static int parse_token(const struct dh_http_response *resp, bool is_public, cons
                              what);
     *colon = '\0';
     *ret = dh_token_new(dec.data, colon + 1,
-                        (int64_t)json_number_value(exp) /* > 0: truncation is floor */, source);
+                        (int64_t)json_number_value(exp) /* >= 1: truncation is floor */, source);
     return 0;
 }
 
@@ -386,7 +391,7 @@ int dh_ecr_get_token(const struct dh_ecr_registry *r, const struct dh_aws_creds 
                       detail ? detail : "");
         goto out;
     }
-    rc = parse_token(&resp, r->is_public, what, source, ret, err);
+    rc = dh_ecr_parse_response(resp.body.data, resp.body.len, r->is_public, what, source, ret, err);
 out:
     dh_http_response_release(&resp);
     return rc;

@@ -374,19 +374,19 @@ static int load_external_account(struct dh_gcp_source *s, json_t *j, struct dh_e
     return 0;
 }
 
-static int load_key_file(const char *path, struct dh_gcp_source **ret, struct dh_error **err)
+int dh_gcp_parse_key_file(const char *path, const char *data, size_t len,
+                          struct dh_gcp_source **ret, struct dh_error **err)
 {
-    _cleanup_buf_ struct dh_buf data = DH_BUF_INIT_SECRET(KEY_FILE_MAX);
     _cleanup_gcp_source_ struct dh_gcp_source *s = NULL;
     DH_CLEANUP(json_decrefp) json_t *j = NULL;
     json_error_t jerr;
     const char *type;
     int r;
 
-    if (dh_read_file(path, &data, err) < 0)
-        return dh_error_wrap(err, "google credentials");
+    if (!path)
+        path = "google credentials";
     dh_json_use_wiping_alloc();
-    j = json_loadb(data.data ? data.data : "", data.len, 0, &jerr);
+    j = json_loadb(data ? data : "", data ? len : 0, 0, &jerr);
     if (!j || !json_is_object(j))
         return dh_error_make(err, EINVAL, "'%s': not a JSON object (line %d)", path,
                              j ? 1 : jerr.line);
@@ -409,6 +409,15 @@ static int load_key_file(const char *path, struct dh_gcp_source **ret, struct dh
         return -1;
     *ret = TAKE_PTR(s);
     return 0;
+}
+
+static int load_key_file(const char *path, struct dh_gcp_source **ret, struct dh_error **err)
+{
+    _cleanup_buf_ struct dh_buf data = DH_BUF_INIT_SECRET(KEY_FILE_MAX);
+
+    if (dh_read_file(path, &data, err) < 0)
+        return dh_error_wrap(err, "google credentials");
+    return dh_gcp_parse_key_file(path, data.data, data.len, ret, err);
 }
 
 int dh_gcp_find_source(const char *key_file, struct dh_gcp_source **ret, struct dh_error **err)
@@ -558,17 +567,17 @@ static char *source_desc(const struct dh_gcp_source *s)
 }
 
 /* An error for a non-200 answer, with the OAuth error fields when the body has them. */
-static int status_error(const char *what, const char *url, const struct dh_http_response *resp,
-                        struct dh_error **err)
+static int status_error(const char *what, const char *url, long http_status, const char *body,
+                        size_t len, struct dh_error **err)
 {
     _cleanup_free_ char *u = url_for_msg(url), *e = NULL, *d = NULL;
     DH_CLEANUP(json_decrefp) json_t *j = NULL;
-    int status = resp->status == 401 || resp->status == 403 ? EACCES
-                 : resp->status == 400                      ? EINVAL
-                                                            : EIO;
+    int status = http_status == 401 || http_status == 403 ? EACCES
+                 : http_status == 400                     ? EINVAL
+                                                          : EIO;
 
     dh_json_use_wiping_alloc();
-    j = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+    j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     if (json_is_object(j)) {
         json_t *je = json_object_get(j, "error"), *jd = json_object_get(j, "error_description");
 
@@ -581,23 +590,28 @@ static int status_error(const char *what, const char *url, const struct dh_http_
         if (json_is_string(jd))
             d = sanitize(json_string_value(jd));
     }
-    return dh_error_make(err, status, "%s: '%s' answered HTTP %ld%s%s%s%s", what, u, resp->status,
+    return dh_error_make(err, status, "%s: '%s' answered HTTP %ld%s%s%s%s", what, u, http_status,
                          e ? ": " : "", e ? e : "", d ? ": " : "", d ? d : "");
 }
 
-static int parse_token(const struct dh_gcp_source *s, const char *url,
-                       const struct dh_http_response *resp, int64_t now, int64_t default_expiry,
-                       struct dh_token **ret, struct dh_error **err)
+int dh_gcp_parse_token_response(long status, const char *body, size_t len, const char *what,
+                                const char *url, int64_t now, int64_t default_expiry,
+                                struct dh_token **ret, struct dh_error **err)
 {
-    _cleanup_free_ char *what = source_desc(s), *u = url_for_msg(url), *src = NULL;
+    _cleanup_free_ char *u = NULL, *src = NULL;
     DH_CLEANUP(json_decrefp) json_t *j = NULL;
     json_t *at, *ei, *tt;
     int64_t expires_in;
 
-    if (resp->status != 200)
-        return status_error(what, url, resp, err);
+    if (!what)
+        what = "Google token endpoint";
+    if (!url)
+        url = "";
+    if (status != 200)
+        return status_error(what, url, status, body, len, err);
+    u = url_for_msg(url);
     dh_json_use_wiping_alloc();
-    j = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+    j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
     if (!json_is_object(j))
         return dh_error_make(err, EPROTO, "%s: '%s' answered with no JSON object", what, u);
     at = json_object_get(j, "access_token");
@@ -624,6 +638,16 @@ static int parse_token(const struct dh_gcp_source *s, const char *url,
     src = dh_xasprintf("Google OAuth token from %s at %s", what, u);
     *ret = dh_token_new(DH_GCP_USERNAME, json_string_value(at), now + expires_in, src);
     return 0;
+}
+
+static int parse_token(const struct dh_gcp_source *s, const char *url,
+                       const struct dh_http_response *resp, int64_t now, int64_t default_expiry,
+                       struct dh_token **ret, struct dh_error **err)
+{
+    _cleanup_free_ char *what = source_desc(s);
+
+    return dh_gcp_parse_token_response(resp->status, resp->body.data, resp->body.len, what, url,
+                                       now, default_expiry, ret, err);
 }
 
 /* POSTs a form to the token endpoint and parses the answer. */
@@ -773,7 +797,8 @@ static int impersonate(const struct dh_gcp_source *s, const char *sts_token, str
         return dh_error_wrap(err, "%s: service account impersonation", what);
     }
     if (resp.status != 200) {
-        r = status_error(what, s->impersonation_url, &resp, err);
+        r = status_error(what, s->impersonation_url, resp.status, resp.body.data, resp.body.len,
+                         err);
         goto out;
     }
     dh_json_use_wiping_alloc();

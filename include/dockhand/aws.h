@@ -41,6 +41,7 @@
 #ifndef DOCKHAND_AWS_H
 #define DOCKHAND_AWS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dockhand/error.h"
@@ -63,6 +64,35 @@ int dh_aws_load_credentials(const struct dh_aws_options *opt, struct dh_aws_cred
    "web-identity:<role arn>", "container" or "imds", plus "|role:<arn>" with
    opt->role_arn.  Caller frees. */
 char *dh_aws_identity(const struct dh_aws_options *opt);
+
+/*
+ * Parsers of the answers the chain receives (exposed for tests and fuzzing).  Each takes
+ * len bytes at data (need not be NUL-terminated; NULL is an empty answer), returns 0 and
+ * sets *ret (free with dh_aws_creds_free), or -1 with *err set.  Messages name the
+ * source and never contain a secret.
+ */
+/* An STS Query API answer to action ("AssumeRole", "AssumeRoleWithWebIdentity"): with
+   status 200, the <Credentials> of the <actionResult> element (AccessKeyId,
+   SecretAccessKey, SessionToken, Expiration); otherwise an ErrorResponse's <Code> and
+   <Message> go into the error (EACCES for 403, else EIO).  source names the credentials
+   (NULL: "sts"). */
+int dh_aws_parse_sts_response(const char *action, long status, const char *data, size_t len,
+                              const char *source, struct dh_aws_creds **ret, struct dh_error **err);
+/* A JSON object with AccessKeyId, SecretAccessKey, the session token under token_key
+   ("Token" for container credentials and IMDS, "SessionToken" for credential_process)
+   and an optional RFC 3339 Expiration.  what prefixes messages; source names the
+   credentials. */
+int dh_aws_parse_json_credentials(const char *what, const char *data, size_t len,
+                                  const char *token_key, const char *source,
+                                  struct dh_aws_creds **ret, struct dh_error **err);
+/* credential_process output of profile: JSON with "Version": 1 (else EPROTO), then as
+   dh_aws_parse_json_credentials with "SessionToken". */
+int dh_aws_parse_process_output(const char *profile, const char *data, size_t len,
+                                struct dh_aws_creds **ret, struct dh_error **err);
+/* An IMDS security-credentials/<role> answer: "Code" must be "Success" (else EIO), then
+   as dh_aws_parse_json_credentials with "Token". */
+int dh_aws_parse_imds_credentials(const char *role, const char *data, size_t len,
+                                  struct dh_aws_creds **ret, struct dh_error **err);
 
 /* Exposed for tests. */
 /* Value of key in [section] of an INI text (AWS shared-file syntax: '#' and ';'

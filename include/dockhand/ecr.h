@@ -7,6 +7,7 @@
 #define DOCKHAND_ECR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dockhand/error.h"
 #include "dockhand/sigv4.h"
@@ -52,6 +53,18 @@ char *dh_ecr_api_endpoint(const struct dh_ecr_registry *r);
  */
 int dh_ecr_get_token(const struct dh_ecr_registry *r, const struct dh_aws_creds *creds,
                      struct dh_token **ret, struct dh_error **err);
+
+/*
+ * Parses a GetAuthorizationToken answer body (len bytes, need not be NUL-terminated):
+ * ECR's {"authorizationData": [{"authorizationToken", "expiresAt"}, ...]} (the first
+ * entry with a token) or, with is_public, ECR Public's single {"authorizationData":
+ * {...}} object.  The token is base64 of "user:password"; expiresAt is unix seconds
+ * (fractions allowed, truncated).  what names the call in messages and source goes into
+ * the token (NULL: a generic name).  Returns 0 and sets *ret (free with dh_token_free),
+ * or -1 with *err set (EBADMSG); messages never hold the token.
+ */
+int dh_ecr_parse_response(const char *body, size_t len, bool is_public, const char *what,
+                          const char *source, struct dh_token **ret, struct dh_error **err);
 
 /*
  * The expiry (unix seconds) embedded in an ECR registry password: the part after

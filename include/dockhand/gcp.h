@@ -14,6 +14,8 @@
 #define DOCKHAND_GCP_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "dockhand/error.h"
 #include "dockhand/token.h"
@@ -44,6 +46,27 @@ const char *dh_gcp_source_identity(const struct dh_gcp_source *src);
    expires_at = now + expires_in.  Errors name the source, the endpoint, the HTTP status
    and the OAuth error fields, never a token, key or client secret. */
 int dh_gcp_mint(struct dh_gcp_source *src, struct dh_token **ret, struct dh_error **err);
+
+/*
+ * Parsers of untrusted input (exposed for tests and fuzzing).  Each takes len bytes at
+ * data (need not be NUL-terminated; NULL is empty) and returns 0 with *ret set, or -1
+ * with *err set.  Messages never contain a token, key or client secret.
+ */
+/* A JSON key file (service_account, authorized_user or external_account with a
+   file-sourced subject token), as GOOGLE_APPLICATION_CREDENTIALS or the ADC file;
+   path names it in messages and the source (NULL: "google credentials").  Endpoints
+   must be https (or http to loopback).  Free *ret with dh_gcp_source_free. */
+int dh_gcp_parse_key_file(const char *path, const char *data, size_t len,
+                          struct dh_gcp_source **ret, struct dh_error **err);
+/* An OAuth token endpoint or metadata server answer with HTTP status: for 200,
+   {"access_token", "token_type": "Bearer", "expires_in"} (expires_in may be left out
+   when default_expiry > 0; 1 s to 7 days) gives a token expiring at now + expires_in;
+   otherwise the OAuth "error"/"error_description" (or Google's {"error": {"status",
+   "message"}}) go into the error.  what and url name the call in messages (NULL: a
+   generic name).  Free *ret with dh_token_free. */
+int dh_gcp_parse_token_response(long status, const char *data, size_t len, const char *what,
+                                const char *url, int64_t now, int64_t default_expiry,
+                                struct dh_token **ret, struct dh_error **err);
 
 void dh_gcp_source_free(struct dh_gcp_source *src);
 static inline void dh_gcp_source_freep(struct dh_gcp_source **p)
