@@ -15,7 +15,7 @@ PKGS=(
     # test fakes (AWS, Google, Kubernetes API servers) and test certificates
     python3 openssl util-linux mount
     # benchmarks
-    time hyperfine
+    time hyperfine amazon-ecr-credential-helper
 )
 
 missing=()
