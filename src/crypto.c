@@ -13,11 +13,18 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sys/random.h>
 
 #include <openssl/aes.h>
 #include <openssl/modes.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "dockhand/cleanup.h"
@@ -173,4 +180,115 @@ int dh_aead_open(const uint8_t key[DH_AEAD_KEY_LEN], const void *aad, size_t aad
                              "authentication failed (corrupted, tampered or wrong key)");
     }
     return 0;
+}
+
+/* ---- RSA signing through a dlopen()ed libcrypto.so.3 ---- */
+
+static struct {
+    void *handle;
+    char *error;
+    BIO *(*bio_new_mem_buf)(const void *, int);
+    int (*bio_free)(BIO *);
+    EVP_PKEY *(*pem_read_bio_privatekey)(BIO *, EVP_PKEY **, pem_password_cb *, void *);
+    int (*pkey_get_base_id)(const EVP_PKEY *);
+    void (*pkey_free)(EVP_PKEY *);
+    EVP_MD_CTX *(*md_ctx_new)(void);
+    void (*md_ctx_free)(EVP_MD_CTX *);
+    const EVP_MD *(*sha256)(void);
+    int (*digest_sign_init)(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *, EVP_PKEY *);
+    int (*digest_sign)(EVP_MD_CTX *, unsigned char *, size_t *, const unsigned char *, size_t);
+    void (*err_clear)(void);
+} lc;
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+
+static void lc_load(void)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } syms[] = {
+            {"BIO_new_mem_buf", offsetof(__typeof__(lc), bio_new_mem_buf)},
+            {"BIO_free", offsetof(__typeof__(lc), bio_free)},
+            {"PEM_read_bio_PrivateKey", offsetof(__typeof__(lc), pem_read_bio_privatekey)},
+            {"EVP_PKEY_get_base_id", offsetof(__typeof__(lc), pkey_get_base_id)},
+            {"EVP_PKEY_free", offsetof(__typeof__(lc), pkey_free)},
+            {"EVP_MD_CTX_new", offsetof(__typeof__(lc), md_ctx_new)},
+            {"EVP_MD_CTX_free", offsetof(__typeof__(lc), md_ctx_free)},
+            {"EVP_sha256", offsetof(__typeof__(lc), sha256)},
+            {"EVP_DigestSignInit", offsetof(__typeof__(lc), digest_sign_init)},
+            {"EVP_DigestSign", offsetof(__typeof__(lc), digest_sign)},
+            {"ERR_clear_error", offsetof(__typeof__(lc), err_clear)},
+    };
+    size_t i;
+
+    lc.handle = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!lc.handle) {
+        const char *e = dlerror();
+        lc.error = dh_xasprintf("cannot load libcrypto (libcrypto.so.3): %s; install libssl3",
+                                e ? e : "unknown error");
+        return;
+    }
+    for (i = 0; i < DH_ARRAY_SIZE(syms); i++) {
+        void *f = dlsym(lc.handle, syms[i].name);
+
+        if (!f) {
+            lc.error = dh_xasprintf("libcrypto.so.3 lacks '%s'", syms[i].name);
+            return;
+        }
+        memcpy((char *)&lc + syms[i].offset, &f, sizeof(f));
+    }
+}
+
+int dh_rsa_sha256_sign(const char *pem, const void *data, size_t len, struct dh_buf *sig,
+                       struct dh_error **err)
+{
+    BIO *bio = NULL;
+    EVP_PKEY *pkey = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    size_t siglen = 0, start = sig->len;
+    char *tail;
+    int r = -1;
+
+    pthread_once(&lc_once, lc_load);
+    if (lc.error)
+        return dh_error_make(err, ENOSYS, "%s", lc.error);
+    if (strlen(pem) > INT_MAX)
+        return dh_error_make(err, EINVAL, "not a PEM private key");
+    bio = lc.bio_new_mem_buf(pem, (int)strlen(pem));
+    if (!bio)
+        dh_oom();
+    pkey = lc.pem_read_bio_privatekey(bio, NULL, NULL, NULL);
+    if (!pkey) {
+        dh_error_make(err, EINVAL, "not a PEM private key");
+        goto out;
+    }
+    if (lc.pkey_get_base_id(pkey) != EVP_PKEY_RSA) {
+        dh_error_make(err, EINVAL, "not an RSA key");
+        goto out;
+    }
+    ctx = lc.md_ctx_new();
+    if (!ctx)
+        dh_oom();
+    if (lc.digest_sign_init(ctx, NULL, lc.sha256(), NULL, pkey) != 1 ||
+        lc.digest_sign(ctx, NULL, &siglen, data, len) != 1 ||
+        dh_buf_extend(sig, siglen, &tail, err) < 0) {
+        if (!err || !*err)
+            dh_error_make(err, EIO, "signing failed");
+        goto out;
+    }
+    if (lc.digest_sign(ctx, (unsigned char *)tail, &siglen, data, len) != 1) {
+        dh_buf_truncate(sig, start);
+        dh_error_make(err, EIO, "signing failed");
+        goto out;
+    }
+    dh_buf_truncate(sig, start + siglen);
+    r = 0;
+out:
+    if (ctx)
+        lc.md_ctx_free(ctx);
+    if (pkey)
+        lc.pkey_free(pkey);
+    lc.bio_free(bio);
+    lc.err_clear();
+    return r;
 }

@@ -3,12 +3,9 @@
  * Google access tokens (see include/dockhand/gcp.h and the reference notes,
  * credhelpers.md §3 and §6).
  *
- * OpenSSL: this file is the one exception to "only crypto.c includes OpenSSL".
- * RS256 signing of the service-account JWT uses OpenSSL's EVP layer
- * (PEM_read_bio_PrivateKey, EVP_DigestSign with SHA-256, RSASSA-PKCS1-v1_5).
- * EVP initialises its provider machinery on first use (docs/design.md, start-up
- * cost), which is fine here: this path makes a network call anyway, and the
- * helper's `get` from a local store never reaches it.
+ * RS256 signing of the service-account JWT is dh_rsa_sha256_sign() in crypto.c,
+ * which loads libcrypto.so.3's EVP/PEM code with dlopen on first use: linked
+ * statically, that code made every helper start-up pay ~1 MiB of relocations.
  */
 #include "dockhand/gcp.h"
 
@@ -22,14 +19,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "dockhand/base64.h"
 #include "dockhand/buf.h"
 #include "dockhand/cleanup.h"
+#include "dockhand/crypto.h"
 #include "dockhand/fsutil.h"
 #include "dockhand/http.h"
 #include "dockhand/mem.h"
@@ -467,47 +460,20 @@ int dh_gcp_find_source(const char *key_file, struct dh_gcp_source **ret, struct 
 static int rs256_sign(const struct dh_gcp_source *s, const char *data, size_t len, char **ret,
                       struct dh_error **err)
 {
-    BIO *bio = NULL;
-    EVP_PKEY *pkey = NULL;
-    EVP_MD_CTX *ctx = NULL;
-    unsigned char *sig = NULL;
-    size_t siglen = 0;
-    int r = -1;
+    _cleanup_buf_ struct dh_buf sig = DH_BUF_INIT(16384);
+    _cleanup_error_ struct dh_error *e = NULL;
 
-    bio = BIO_new_mem_buf(s->private_key, (int)strlen(s->private_key));
-    if (!bio)
-        dh_oom();
-    pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    if (!pkey) {
-        dh_error_make(err, EINVAL, "'%s': 'private_key' is not a PEM private key", s->path);
-        goto out;
+    if (dh_rsa_sha256_sign(s->private_key, data, len, &sig, &e) < 0) {
+        if (e->status == EINVAL)
+            return dh_error_make(err, EINVAL, "'%s': 'private_key' is %s", s->path, e->msg);
+        if (e->status == ENOSYS) {
+            dh_error_move(err, &e);
+            return -1;
+        }
+        return dh_error_make(err, EIO, "'%s': cannot sign the JWT with 'private_key'", s->path);
     }
-    if (EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
-        dh_error_make(err, EINVAL, "'%s': 'private_key' is not an RSA key", s->path);
-        goto out;
-    }
-    ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        dh_oom();
-    if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) != 1 ||
-        EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)data, len) != 1) {
-        dh_error_make(err, EIO, "'%s': cannot sign the JWT with 'private_key'", s->path);
-        goto out;
-    }
-    sig = dh_xmalloc(siglen);
-    if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)data, len) != 1) {
-        dh_error_make(err, EIO, "'%s': cannot sign the JWT with 'private_key'", s->path);
-        goto out;
-    }
-    *ret = dh_base64_encode(sig, siglen, true);
-    r = 0;
-out:
-    dh_free_wipe(sig);
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
-    BIO_free(bio);
-    ERR_clear_error();
-    return r;
+    *ret = dh_base64_encode(sig.data, sig.len, true);
+    return 0;
 }
 
 static char *json_b64(json_t *j)

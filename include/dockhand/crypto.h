@@ -24,6 +24,13 @@ int dh_random_bytes(void *buf, size_t len, struct dh_error **err);
 void dh_sha256(const void *data, size_t len, uint8_t out[DH_SHA256_LEN]);
 void dh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                     uint8_t out[DH_SHA256_LEN]);
+/* RSASSA-PKCS1-v1_5 with SHA-256 (RS256) of data with the RSA private key in pem
+   (NUL-terminated PEM).  Appends the signature to sig.  The signing code (EVP, PEM)
+   is in libcrypto.so.3, loaded with dlopen at the first call, so that programs that
+   never sign do not carry or initialise it.  Errors: EINVAL "not a PEM private key" /
+   "not an RSA key", EIO "signing failed", ENOSYS when libcrypto cannot be loaded. */
+int dh_rsa_sha256_sign(const char *pem, const void *data, size_t len, struct dh_buf *sig,
+                       struct dh_error **err);
 /* Lowercase hex of len bytes into a new string. */
 char *dh_hex(const void *data, size_t len);
 
