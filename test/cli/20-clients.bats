@@ -14,16 +14,11 @@ NOT_FOUND='credentials not found in native keychain'
 
 setup_file() {
     dh_require docker-registry htpasswd skopeo jq docker
-    dh_registry_start "$BATS_FILE_TMPDIR/registry"
-    dh_registry_push_test_image test/hello:latest
+    dh_suite_registry_start
 }
 
 teardown_file() {
-    dh_registry_stop "$BATS_FILE_TMPDIR/registry"
-    if dh_registry_running "$BATS_FILE_TMPDIR/registry"; then
-        echo "the registry of this suite still runs after teardown" >&2
-        return 1
-    fi
+    dh_suite_registry_stop
 }
 
 setup() {

@@ -21,12 +21,11 @@ R=https://reg.example.com:5000
 setup_file() {
     dh_require jq dbus-run-session dbus-send dbus-test-tool gnome-keyring-daemon secret-tool \
         docker-credential-secretservice strace unshare python3 docker-registry htpasswd skopeo
-    dh_registry_start "$BATS_FILE_TMPDIR/registry"
-    dh_registry_push_test_image test/hello:latest
+    dh_suite_registry_start
 }
 
 teardown_file() {
-    dh_registry_stop "$BATS_FILE_TMPDIR/registry"
+    dh_suite_registry_stop
 }
 
 setup() {

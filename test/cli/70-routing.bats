@@ -19,8 +19,7 @@ load lib/kubefake
 setup_file() {
     dh_require jq skopeo docker-registry htpasswd python3 openssl dbus-run-session \
         gnome-keyring-daemon
-    dh_registry_start "$BATS_FILE_TMPDIR/registry"
-    dh_registry_push_test_image test/hello:latest
+    dh_suite_registry_start
     export PKI="$BATS_FILE_TMPDIR/pki"
     export TOKEN="tok-$RANDOM$RANDOM-routing"
     export BASIC_PW="pw-$RANDOM-routing"
@@ -34,7 +33,7 @@ setup_file() {
 
 teardown_file() {
     stop_fake "${FAKE_PID:-}"
-    dh_registry_stop "$BATS_FILE_TMPDIR/registry"
+    dh_suite_registry_stop
 }
 
 setup() {

@@ -186,3 +186,18 @@ dh_registry_push_test_image() {
     fi
     export DH_REG_IMAGE="$DH_REG_HOST/$ref" DH_REG_IMAGE_DIGEST="$digest"
 }
+
+# dh_suite_registry_start: a registry with a pushed test image for one bats file
+# (setup_file); dh_suite_registry_stop stops it (teardown_file) and fails when it still runs.
+dh_suite_registry_start() {
+    dh_registry_start "$BATS_FILE_TMPDIR/registry"
+    dh_registry_push_test_image test/hello:latest
+}
+
+dh_suite_registry_stop() {
+    dh_registry_stop "$BATS_FILE_TMPDIR/registry"
+    if dh_registry_running "$BATS_FILE_TMPDIR/registry"; then
+        echo "the registry of this suite still runs after teardown" >&2
+        return 1
+    fi
+}
