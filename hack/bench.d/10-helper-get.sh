@@ -13,13 +13,8 @@
 # met / not met.  The targets are informational: only a broken set-up fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BUILDDIR=${BUILDDIR:-build}
-RUNS=${BENCH_RUNS:-200}
-WARMUP=${BENCH_WARMUP:-20}
-case $BUILDDIR in /*) BUILD=$BUILDDIR ;; *) BUILD=$ROOT/$BUILDDIR ;; esac
-BENCHEXEC="$BUILD/test/tools/benchexec"
-OURS="$BUILD/bin/docker-credential-dockhand"
+# shellcheck source=hack/lib/bench.bash
+. hack/lib/bench.bash
 
 # Targets from the issue.
 TARGET_MEDIAN_MS=2

@@ -14,13 +14,8 @@
 # issue marked met / not met.  The target is informational: only a broken set-up fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BUILDDIR=${BUILDDIR:-build}
-RUNS=${BENCH_RUNS:-200}
-WARMUP=${BENCH_WARMUP:-20}
-case $BUILDDIR in /*) BUILD=$BUILDDIR ;; *) BUILD=$ROOT/$BUILDDIR ;; esac
-BENCHEXEC="$BUILD/test/tools/benchexec"
-OURS="$BUILD/bin/docker-credential-dockhand"
+# shellcheck source=hack/lib/bench.bash
+. hack/lib/bench.bash
 OTHERS=30
 
 # Target from the issue: a keyring get at least this many times faster than docker's.

@@ -29,13 +29,8 @@
 # broken set-up fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BUILDDIR=${BUILDDIR:-build}
-RUNS=${BENCH_RUNS:-200}
-WARMUP=${BENCH_WARMUP:-20}
-case $BUILDDIR in /*) BUILD=$BUILDDIR ;; *) BUILD=$ROOT/$BUILDDIR ;; esac
-BENCHEXEC="$BUILD/test/tools/benchexec"
-OURS="$BUILD/bin/docker-credential-dockhand"
+# shellcheck source=hack/lib/bench.bash
+. hack/lib/bench.bash
 GCLOUD_HELPER=/usr/bin/docker-credential-gcloud
 
 # Targets from the issue.
