@@ -377,6 +377,19 @@ static int kube_store_cred(struct dh_store *s, const struct dh_cred *cred, struc
 }
 
 /* One erase attempt on Secret name.  Returns 0 when done, 1 on a conflict (retry). */
+/* The outcome of erase_once's write (rc, with e set when it failed): 0 done (a Secret
+   already gone counts as done), 1 conflict (err set; retry), -1 error (err set). */
+static int write_outcome(int rc, struct dh_error **e, const char *what, const char *name,
+                         const char *ns, struct dh_error **err)
+{
+    if (rc == 0 || (*e)->status == DH_KUBE_E_NOT_FOUND)
+        return 0;
+    dh_error_move(err, e);
+    if ((*err)->status == DH_KUBE_E_CONFLICT)
+        return 1;
+    return dh_error_wrap(err, "cannot %s secret '%s' in namespace '%s'", what, name, ns);
+}
+
 static int erase_once(struct kube_store *ks, const char *name, const char *key,
                       struct dh_error **err)
 {
@@ -387,7 +400,7 @@ static int erase_once(struct kube_store *ks, const char *name, const char *key,
     struct secret_doc d = {0};
     json_t *auths, *meta;
     const char *rv;
-    int r;
+    int r, rc;
 
     if (dh_kube_get(ks->client, path, &item, &e) < 0) {
         if (e->status == DH_KUBE_E_NOT_FOUND)
@@ -415,18 +428,10 @@ static int erase_once(struct kube_store *ks, const char *name, const char *key,
         (auths != raw || json_object_size(raw) == 1)) {
         opts = json_pack("{s:s, s:s, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
                          "preconditions", "resourceVersion", rv);
-        if (dh_kube_delete(ks->client, path, opts, NULL, &e) == 0) {
+        rc = dh_kube_delete(ks->client, path, opts, NULL, &e);
+        if (rc == 0)
             dh_log_debug("kube: deleted secret '%s' of namespace '%s'", name, ks->k8s_ns);
-            return 0;
-        }
-        if (e->status == DH_KUBE_E_NOT_FOUND)
-            return 0;
-        if (e->status == DH_KUBE_E_CONFLICT) {
-            dh_error_move(err, &e);
-            return 1;
-        }
-        dh_error_move(err, &e);
-        return dh_error_wrap(err, "cannot delete secret '%s' in namespace '%s'", name, ks->k8s_ns);
+        return write_outcome(rc, &e, "delete", name, ks->k8s_ns, err);
     }
 
     json_object_del(auths, key);
@@ -436,18 +441,10 @@ static int erase_once(struct kube_store *ks, const char *name, const char *key,
     b64 = dh_base64_encode(text, strlen(text), false);
     json_object_set_new(json_object_get(item, "data"), d.data_key, json_string(b64));
     json_object_del(meta, "managedFields");
-    if (dh_kube_put(ks->client, path, item, NULL, &e) == 0) {
+    rc = dh_kube_put(ks->client, path, item, NULL, &e);
+    if (rc == 0)
         dh_log_debug("kube: removed an entry from secret '%s' of namespace '%s'", name, ks->k8s_ns);
-        return 0;
-    }
-    if (e->status == DH_KUBE_E_NOT_FOUND)
-        return 0;
-    if (e->status == DH_KUBE_E_CONFLICT) {
-        dh_error_move(err, &e);
-        return 1;
-    }
-    dh_error_move(err, &e);
-    return dh_error_wrap(err, "cannot update secret '%s' in namespace '%s'", name, ks->k8s_ns);
+    return write_outcome(rc, &e, "update", name, ks->k8s_ns, err);
 }
 
 static int kube_erase(struct dh_store *s, const char *server_url, struct dh_error **err)
