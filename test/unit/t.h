@@ -77,6 +77,33 @@ static const char *t_skip_reason = "";
         fflush(stdout);                                                    \
     } while (0)
 
+/* Creates a private directory "/tmp/<prefix>-XXXXXX" in dir (at least 64 bytes) and
+   points HOME and the XDG directories into it, with the DOCKHAND_* selection
+   variables unset, so a test touches no real credentials.  Returns 0 or -1. */
+static inline int t_isolate(char *dir, size_t n, const char *prefix)
+{
+    snprintf(dir, n, "/tmp/%s-XXXXXX", prefix);
+    if (!mkdtemp(dir))
+        return -1;
+    setenv("HOME", dir, 1);
+    setenv("XDG_DATA_HOME", dir, 1);
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    unsetenv("DOCKHAND_CONFIG");
+    unsetenv("DOCKHAND_STORE");
+    unsetenv("DOCKHAND_NAMESPACE");
+    return 0;
+}
+
+/* Removes a test directory tree.  Returns 0 or -1. */
+static inline int t_rmrf(const char *dir)
+{
+    char cmd[4200];
+
+    if (strchr(dir, '\'') || (size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >= sizeof(cmd))
+        return -1;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 static inline int t_done(void)
 {
     printf("1..%d\n", t_count);

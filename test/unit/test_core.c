@@ -271,10 +271,7 @@ static void test_atomic_write_and_lock(void)
     dh_lock_release(&l1);
     T_EQ_INT(dh_lock_acquire(lockp, 50, &l2, &err), 0);
     dh_lock_release(&l2);
-    {
-        _cleanup_free_ char *cmd = dh_xasprintf("rm -rf '%s'", dir);
-        T_ASSERT(system(cmd) == 0);
-    }
+    T_ASSERT(t_rmrf(dir) == 0);
 }
 
 static void test_xdg(void)

@@ -199,15 +199,8 @@ static void test_oversized_input(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dh-helper-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (t_isolate(tmpdir, sizeof(tmpdir), "dh-helper") < 0)
         return 1;
-    setenv("HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    unsetenv("DOCKHAND_CONFIG");
-    unsetenv("DOCKHAND_STORE");
-    unsetenv("DOCKHAND_NAMESPACE");
     T_RUN(test_join_lines);
     T_RUN(test_parse_store_ok);
     T_RUN(test_parse_store_last_key_wins);
@@ -217,11 +210,7 @@ int main(void)
     T_RUN(test_verbs_end_to_end);
     T_RUN(test_empty_secret_reads_not_found);
     T_RUN(test_oversized_input);
-    {
-        char *cmd = dh_xasprintf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            return 1;
-        free(cmd);
-    }
+    if (t_rmrf(tmpdir) < 0)
+        return 1;
     return t_done();
 }

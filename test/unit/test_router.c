@@ -183,15 +183,8 @@ int main(void)
 {
     _cleanup_free_ char *cfgdir = NULL, *cfgpath = NULL;
 
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dh-router-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (t_isolate(tmpdir, sizeof(tmpdir), "dh-router") < 0)
         return 1;
-    setenv("HOME", tmpdir, 1);
-    setenv("XDG_DATA_HOME", tmpdir, 1);
-    setenv("XDG_CONFIG_HOME", tmpdir, 1);
-    unsetenv("DOCKHAND_CONFIG");
-    unsetenv("DOCKHAND_STORE");
-    unsetenv("DOCKHAND_NAMESPACE");
     setenv("DOCKHAND_LOG_LEVEL", "error", 1);
     dh_log_init("test_router");
     cfgdir = dh_xasprintf("%s/dockhand", tmpdir);
@@ -205,12 +198,7 @@ int main(void)
     T_RUN(test_list_is_what_get_reaches);
     T_RUN(test_erase_follows_the_route);
     T_RUN(test_broken_route);
-    {
-        char *cmd = dh_xasprintf("rm -rf '%s'", tmpdir);
-        int r = system(cmd);
-        free(cmd);
-        if (r != 0)
-            return 1;
-    }
+    if (t_rmrf(tmpdir) < 0)
+        return 1;
     return t_done();
 }

@@ -440,12 +440,7 @@ int main(void)
     T_RUN(test_key_sources);
     T_RUN(test_concurrent_writers);
     free(dir);
-    {
-        char *cmd = dh_xasprintf("rm -rf '%s'", root);
-        int r = system(cmd);
-        free(cmd);
-        if (r != 0)
-            return 1;
-    }
+    if (t_rmrf(root) < 0)
+        return 1;
     return t_done();
 }

@@ -201,13 +201,8 @@ int main(void)
     T_RUN(test_never_served_expired);
     T_RUN(test_margin);
     T_RUN(test_single_flight_64);
-    {
-        char *cmd = dh_xasprintf("rm -rf '%s'", tmpdir);
-        int r = system(cmd);
-        free(cmd);
-        free(counter_path);
-        if (r != 0)
-            return 1;
-    }
+    free(counter_path);
+    if (t_rmrf(tmpdir) < 0)
+        return 1;
     return t_done();
 }
