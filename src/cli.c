@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "dockhand/cleanup.h"
+#include "dockhand/cli_cmds.h"
 #include "dockhand/config.h"
 #include "dockhand/token.h"
 #include "dockhand/tokens.h"
@@ -24,7 +25,13 @@ static int cmd_token(int argc, char **argv, struct dh_error **err);
 static int cmd_help(int argc, char **argv, struct dh_error **err);
 
 static const struct cli_command commands[] = {
+        {"configure-docker", "point docker's config.json at dockhand", dh_cmd_configure_docker},
         {"help", "show this help", cmd_help},
+        {"kubelet-provider", "the kubelet credential provider plugin", dh_cmd_kubelet_provider},
+        {"login", "check credentials against a registry and store them", dh_cmd_login},
+        {"logout", "erase a registry's credentials", dh_cmd_logout},
+        {"prune", "remove stale entries from config.json", dh_cmd_prune},
+        {"secret", "generate or sync kubernetes.io/dockerconfigjson Secrets", dh_cmd_secret},
         {"token", "show the token dockhand mints for an ECR or GCR registry", cmd_token},
         {"version", "print the version", cmd_version},
 };

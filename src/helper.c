@@ -14,6 +14,7 @@
 #include "dockhand/mem.h"
 #include "dockhand/text.h"
 #include "dockhand/token.h"
+#include "dockhand/resolve.h"
 #include "dockhand/tokens.h"
 
 void dh_helper_join_lines(struct dh_buf *in)
@@ -186,23 +187,15 @@ static int do_get(int in_fd, struct dh_buf *out, struct dh_error **err)
     _cleanup_cred_ struct dh_cred *c = NULL;
     _cleanup_config_ struct dh_config *cfg = NULL;
     _cleanup_store_ struct dh_store *s = NULL;
-    _cleanup_token_ struct dh_token *tok = NULL;
-    int minted;
+    int r;
 
     if (read_input(in_fd, &in, err) < 0 ||
-        dh_helper_parse_server(in.data, in.len, &server, err) < 0 ||
-        open_store(&cfg, &s, err) < 0 || s->ops->get(s, server, &c, err) < 0)
+        dh_helper_parse_server(in.data, in.len, &server, err) < 0 || open_store(&cfg, &s, err) < 0)
         return -1;
-    /* ECR and GCR tokens are minted (and cached) by dockhand itself (src/tokens.c). */
-    minted = dh_tokens_resolve(cfg, server, c, &tok, err);
-    if (minted < 0)
+    r = dh_resolve_cred(cfg, s, server, &c, NULL, err);
+    if (r < 0)
         return -1;
-    if (minted == 1) {
-        dh_cred_free(c);
-        c = dh_cred_new(server, tok->username, tok->secret);
-    }
-    /* As docker-credential-secretservice: an empty secret reads as "not found". */
-    if (!c || !*c->secret)
+    if (r == 0)
         return dh_error_make(err, ENOENT, DH_HELPER_ERR_NOT_FOUND);
     return dh_helper_format_cred(out, server, c, err);
 }

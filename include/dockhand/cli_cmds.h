@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The `dockhand` subcommands, one file each (src/cli_<name>.c), listed in the
+ * table in src/cli.c.  argv[0] is the subcommand's name.  Each returns 0 or -1
+ * with *err set (printed once by dh_cli_main, exit 1); a command that must exit
+ * with another status says so in its own file.
+ */
+#ifndef DOCKHAND_CLI_CMDS_H
+#define DOCKHAND_CLI_CMDS_H
+
+#include "dockhand/error.h"
+
+int dh_cmd_prune(int argc, char **argv, struct dh_error **err);
+int dh_cmd_configure_docker(int argc, char **argv, struct dh_error **err);
+int dh_cmd_login(int argc, char **argv, struct dh_error **err);
+int dh_cmd_logout(int argc, char **argv, struct dh_error **err);
+int dh_cmd_secret(int argc, char **argv, struct dh_error **err);
+int dh_cmd_kubelet_provider(int argc, char **argv, struct dh_error **err);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+
+#include "dockhand/cli_cmds.h"
+
+int dh_cmd_login(int argc, char **argv, struct dh_error **err)
+{
+    (void)argc;
+    return dh_error_make(err, ENOSYS, "%s: not implemented yet", argv[0]);
+}
+
+int dh_cmd_logout(int argc, char **argv, struct dh_error **err)
+{
+    (void)argc;
+    return dh_error_make(err, ENOSYS, "%s: not implemented yet", argv[0]);
+}
