@@ -16,6 +16,7 @@
 #include "dockhand/token.h"
 #include "dockhand/resolve.h"
 #include "dockhand/tokens.h"
+#include "dockhand/usage.h"
 
 void dh_helper_join_lines(struct dh_buf *in)
 {
@@ -197,6 +198,7 @@ static int do_get(int in_fd, struct dh_buf *out, struct dh_error **err)
         return -1;
     if (r == 0)
         return dh_error_make(err, ENOENT, DH_HELPER_ERR_NOT_FOUND);
+    dh_usage_record(server); /* for `dockhand prune --older-than` */
     return dh_helper_format_cred(out, server, c, err);
 }
 

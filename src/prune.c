@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "dockhand/base64.h"
 #include "dockhand/cleanup.h"
 #include "dockhand/ecr.h"
 #include "dockhand/mem.h"
@@ -201,20 +202,107 @@ static bool has_cred_fields(json_t *v)
            nonempty_string(v, "registrytoken");
 }
 
+/* Decodes s[0..n) (base64) into a secret buffer of at most max bytes. */
+static int b64_part(const char *s, size_t n, struct dh_buf *out)
+{
+    return dh_base64_decode(s, n, out, NULL);
+}
+
+/* Reads `"expiration": <digits>}` backwards from the end of a JSON text. */
+static int tail_expiration(const char *p, size_t n, int64_t *ret)
+{
+    static const char name[] = "\"expiration\"";
+    size_t k = n, end, nl = sizeof(name) - 1;
+    int64_t v = 0, mul = 1;
+
+#define SKIP_WS()                                                                                  \
+    while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t' || p[k - 1] == '\n' || p[k - 1] == '\r')) \
+    k--
+    SKIP_WS();
+    if (k == 0 || p[--k] != '}')
+        return -1;
+    SKIP_WS();
+    end = k;
+    while (k > 0 && p[k - 1] >= '0' && p[k - 1] <= '9' && end - k < 18) {
+        v += (p[k - 1] - '0') * mul;
+        mul *= 10;
+        k--;
+    }
+    /* 1 to 18 digits, no leading zero, not part of a longer number */
+    if (k == end || (k > 0 && (p[k - 1] >= '0' && p[k - 1] <= '9')) || p[k] == '0' ||
+        (k > 0 && (p[k - 1] == '-' || p[k - 1] == '.')))
+        return -1;
+    SKIP_WS();
+    if (k == 0 || p[--k] != ':')
+        return -1;
+    SKIP_WS();
+    if (k < nl || memcmp(p + k - nl, name, nl) != 0)
+        return -1;
+    k -= nl;
+    SKIP_WS();
+    if (k == 0 || (p[k - 1] != ',' && p[k - 1] != '{'))
+        return -1;
+#undef SKIP_WS
+    *ret = v;
+    return 0;
+}
+
+int dh_prune_ecr_auth_expiry(const char *auth, int64_t *ret)
+{
+    _cleanup_buf_ struct dh_buf head = DH_BUF_INIT_SECRET(16);
+    _cleanup_buf_ struct dh_buf mid = DH_BUF_INIT_SECRET(256);
+    _cleanup_buf_ struct dh_buf json = DH_BUF_INIT_SECRET(256);
+    size_t len = strlen(auth), pad = 0, dlen, plen, j0, b0, skip;
+
+    if (len < 8 || len % 4 != 0)
+        return -1;
+    if (auth[len - 1] == '=')
+        pad = auth[len - 2] == '=' ? 2 : 1;
+    dlen = len / 4 * 3 - pad; /* bytes of "AWS:password" */
+    if (b64_part(auth, 8, &head) < 0 || memcmp(head.data, "AWS:", 4) != 0 || dlen < 4 + 8)
+        return -1;
+    plen = dlen - 4;
+    /* The password's last ~120 characters, from a 4-character group boundary of the
+       password; they are bytes [4 + j0, dlen) of the decoded auth. */
+    j0 = plen > 120 ? (plen - 120) & ~(size_t)3 : 0;
+    b0 = (4 + j0) / 3 * 3;
+    skip = 4 + j0 - b0;
+    if (b64_part(auth + b0 / 3 * 4, len - b0 / 3 * 4, &mid) < 0 || mid.len < skip ||
+        (mid.len - skip) % 4 != 0)
+        return -1;
+    if (b64_part(mid.data + skip, mid.len - skip, &json) < 0)
+        return -1;
+    return tail_expiration(json.data, json.len, ret);
+}
+
+static bool is_ecr_host(const char *host)
+{
+    struct dh_ecr_registry reg;
+
+    /* every ECR host name holds "ecr": skip the pattern match for the others */
+    if (!strstr(host, "ecr") || dh_ecr_parse_host(host, &reg) < 0)
+        return false;
+    dh_ecr_registry_release(&reg);
+    return true;
+}
+
 /* Rule 2 for one entry with credentials: sets st, expires_at and reason. */
 static void examine_creds(struct ctx *x, struct entry *e, json_t *v)
 {
     _cleanup_error_ struct dh_error *err = NULL;
     _cleanup_free_ char *user = NULL;
+    const char *auth = json_string_value(json_object_get(v, "auth"));
     char *pass = NULL;
-    struct dh_ecr_registry reg;
-    bool ecr_host = false;
     const char *what = NULL;
     int64_t exp = 0;
     int r;
     char when[32];
 
     e->st = ST_VALID;
+    if (auth && *auth && dh_prune_ecr_auth_expiry(auth, &exp) == 0) {
+        what = "ECR token"; /* the common case, read from the ends of "auth" only */
+        goto decided;
+    }
     r = dh_dockerconfig_entry_creds(v, &user, &pass, &err);
     if (r < 0) {
         e->st = ST_UNREADABLE;
@@ -223,19 +311,19 @@ static void examine_creds(struct ctx *x, struct entry *e, json_t *v)
     }
     if (r == 0)
         return; /* an identity or registry token only: no expiry to know */
-    if (dh_ecr_parse_host(e->host, &reg) == 0) {
-        ecr_host = true;
-        dh_ecr_registry_release(&reg);
+    if (!strcmp(user, "AWS") || is_ecr_host(e->host)) {
+        if (dh_ecr_password_expiry(pass, &exp) == 0)
+            what = "ECR token";
+        else if (x->ops->minted_expiry(x->arg, pass, &exp) == 1)
+            what = "ECR token minted by dockhand";
+    } else if (!strcmp(user, "oauth2accesstoken")) {
+        if (x->ops->minted_expiry(x->arg, pass, &exp) == 1)
+            what = "token minted by dockhand";
     }
-    if ((ecr_host || !strcmp(user, "AWS")) && dh_ecr_password_expiry(pass, &exp) == 0)
-        what = "ECR token";
-    else if ((ecr_host || !strcmp(user, "AWS") || !strcmp(user, "oauth2accesstoken")) &&
-             x->ops->minted_expiry(x->arg, pass, &exp) == 1)
-        what = ecr_host || !strcmp(user, "AWS") ? "ECR token minted by dockhand"
-                                                : "token minted by dockhand";
     dh_str_free_wipe(pass);
     if (!what)
         return;
+decided:
     e->expires_at = exp;
     if (x->opt->now >= exp) {
         fmt_time(exp, when);
@@ -439,18 +527,23 @@ void dh_prune_plan(struct dh_dockerconfig *c, const struct dh_prune_options *opt
             entries[i].removed = true;
             add_action(ret, DH_PRUNE_EMPTY, DH_PRUNE_AUTHS, entries[i].key, true,
                        entries[i].reason);
-        } else if (entries[i].st == ST_EMPTY_UNKNOWN) {
-            add_action(ret, DH_PRUNE_EMPTY, DH_PRUNE_AUTHS, entries[i].key, false,
-                       entries[i].reason);
         }
     }
     rule_duplicates(&x, entries, n);
     if (opt->older_than > 0)
         rule_unused(&x, entries, n);
+    /* What is kept although a check failed, unless another rule removed it. */
     for (i = 0; i < n; i++) {
-        if (entries[i].st == ST_UNREADABLE && !entries[i].removed)
+        if (entries[i].removed)
+            continue;
+        if (entries[i].st == ST_EMPTY_UNKNOWN)
+            add_action(ret, DH_PRUNE_EMPTY, DH_PRUNE_AUTHS, entries[i].key, false,
+                       entries[i].reason);
+        else if (entries[i].st == ST_UNREADABLE)
             add_action(ret, DH_PRUNE_UNREADABLE, DH_PRUNE_AUTHS, entries[i].key, false,
                        entries[i].reason);
+    }
+    for (i = 0; i < n; i++) {
         free(entries[i].host);
         free(entries[i].reason);
     }

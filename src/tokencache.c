@@ -14,6 +14,7 @@
 #include "dockhand/fsutil.h"
 #include "dockhand/log.h"
 #include "dockhand/mem.h"
+#include "dockhand/usage.h"
 #include "dockhand/xdg.h"
 
 #define CACHE_VERSION   1
@@ -159,6 +160,7 @@ int dh_token_cache_get(const struct dh_token_request *req, struct dh_token **ret
         } else {
             if (cache_write(dir, file, req, fresh, issued, &werr) < 0)
                 dh_log_warn("%s, not caching the token", werr->msg);
+            dh_minted_record(req->registry, fresh->secret, fresh->expires_at); /* for prune */
             dh_token_free(c.token);
             *ret = fresh;
             return 0;

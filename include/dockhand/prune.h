@@ -64,7 +64,8 @@ struct dh_prune_action {
 };
 
 struct dh_prune_result {
-    struct dh_prune_action *actions; /* in rule order, then file order */
+    struct dh_prune_action *actions; /* removals in rule order (each in file order), then
+                                        what was kept although a check failed */
     size_t n_actions, cap;
     size_t n_removed;       /* actions with remove set */
     size_t n_unknown_usage; /* with older_than: candidates without a usage record */
@@ -105,6 +106,14 @@ void dh_prune_result_release(struct dh_prune_result *r);
    "unreadable"; "auths", "credHelpers", "credsStore". */
 const char *dh_prune_rule_name(enum dh_prune_rule rule);
 const char *dh_prune_section_name(enum dh_prune_section section);
+
+/* The expiry of an ECR token held in a config.json "auth" value (base64 of
+   "AWS:" + password, the password base64 of JSON ending in "expiration": N}), read
+   from the two ends of the value only: its first 8 characters and the last ~160,
+   so that pruning a file of many 3 KiB tokens stays fast.  Returns 0 and sets
+   *ret, or -1 when auth does not look like that (the caller then decodes the
+   whole entry: dh_dockerconfig_entry_creds and dh_ecr_password_expiry). */
+int dh_prune_ecr_auth_expiry(const char *auth, int64_t *ret);
 
 /* Parses a duration: Go's time.ParseDuration syntax without a sign ("1h30m",
    "90s", "1.5h", units ns us µs ms s m h) plus "d" for days ("30d", "2d12h").
