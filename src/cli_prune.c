@@ -11,6 +11,7 @@
  * failed are reported, not failures), 1 with a one-line error otherwise.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,13 +335,29 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* SIGTERM / SIGINT under --watch: a byte down a pipe that poll() watches.  A handler
+   rather than a blocked mask, so that the helpers prune runs start with the default
+   signal mask (handlers are reset by exec); SA_RESTART keeps prune's own system
+   calls going, and the run in progress finishes before the watch stops. */
+static int stop_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+
+    stop_signal = sig;
+    (void)!write(stop_pipe[1], "x", 1);
+    errno = saved;
+}
+
 /* Prunes now, then every interval and whenever the file changes, until SIGTERM or
-   SIGINT.  A failed run is logged and the watch goes on. */
+   SIGINT (then returns 0).  A failed run is logged and the watch goes on. */
 static int watch(struct options *o, struct dh_error **err)
 {
     _cleanup_free_ char *path = NULL, *dir = NULL, *base = NULL;
-    _cleanup_close_ int sfd = -1, ifd = -1;
-    sigset_t mask, old;
+    _cleanup_close_ int ifd = -1;
+    struct sigaction sa, old_term, old_int;
     int64_t next;
     bool first = true;
     int ret = 0;
@@ -351,16 +367,14 @@ static int watch(struct options *o, struct dh_error **err)
     else if (dh_dockerconfig_default_path(&path, err) < 0)
         return -1;
     watch_target(path, &dir, &base);
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
-        return dh_error_sys(err, errno, "cannot block signals");
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
-        ret = dh_error_sys(err, errno, "cannot watch for signals");
-        goto out;
-    }
+    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return dh_error_sys(err, errno, "cannot create a pipe");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGTERM, &sa, &old_term);
+    (void)sigaction(SIGINT, &sa, &old_int);
     ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (ifd >= 0 &&
         inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
@@ -370,7 +384,7 @@ static int watch(struct options *o, struct dh_error **err)
         ifd = -1;
     }
     dh_log_info("watching '%s' (every %llds and on change)", path, (long long)o->interval);
-    for (;;) {
+    while (!stop_signal) {
         _cleanup_error_ struct dh_error *e = NULL;
         struct pollfd pfd[2];
         bool changed = false;
@@ -380,38 +394,34 @@ static int watch(struct options *o, struct dh_error **err)
             dh_log_error("%s", e->msg);
         first = false;
         next = now_ms() + o->interval * 1000;
-        while (!changed) {
+        while (!changed && !stop_signal) {
             int64_t left = next - now_ms();
             int n;
 
             if (left <= 0)
                 break;
-            pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+            pfd[0] = (struct pollfd){.fd = stop_pipe[0], .events = POLLIN};
             pfd[1] = (struct pollfd){.fd = ifd, .events = POLLIN};
             n = poll(pfd, ifd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
             if (n < 0 && errno != EINTR) {
                 ret = dh_error_sys(err, errno, "cannot wait for changes");
                 goto out;
             }
-            if (n > 0 && (pfd[0].revents & POLLIN)) {
-                struct signalfd_siginfo si;
-
-                (void)!read(sfd, &si, sizeof(si));
-                dh_log_info("signal %u, stopping", si.ssi_signo);
-                goto out;
-            }
             if (n > 0 && ifd >= 0 && (pfd[1].revents & POLLIN) && drain_events(ifd, base)) {
                 /* let a burst of writes settle, then prune */
                 (void)poll(pfd, 1, SETTLE_MS);
-                if (pfd[0].revents & POLLIN)
-                    continue;
                 (void)drain_events(ifd, base);
                 changed = true;
             }
         }
     }
+    dh_log_info("signal %d, stopping", (int)stop_signal);
 out:
-    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    (void)sigaction(SIGTERM, &old_term, NULL);
+    (void)sigaction(SIGINT, &old_int, NULL);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
+    stop_pipe[0] = stop_pipe[1] = -1;
     return ret;
 }
 
