@@ -556,6 +556,7 @@ void dh_prune_apply(struct dh_dockerconfig *c, const struct dh_prune_result *r)
     json_t *root = dh_dockerconfig_root(c);
     json_t *auths = dh_dockerconfig_auths(c, false);
     json_t *helpers = json_object_get(root, "credHelpers");
+    bool legacy = dh_dockerconfig_is_legacy(c);
     size_t i;
 
     for (i = 0; i < r->n_actions; i++) {
@@ -575,6 +576,10 @@ void dh_prune_apply(struct dh_dockerconfig *c, const struct dh_prune_result *r)
             break;
         }
     }
+    /* {"credsStore": "gone", "x": {...}} without its credsStore would read as a legacy
+       .dockercfg whose entry is "x": give it the "auths" docker always writes. */
+    if (!legacy && dh_dockerconfig_is_legacy(c))
+        (void)json_object_set_new(root, "auths", json_object());
 }
 
 /* ---- durations ---- */

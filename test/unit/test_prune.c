@@ -547,6 +547,19 @@ static void test_unreadable_and_odd_shapes(void)
     T_EQ_INT(r.r.n_actions, 0);
     run_release(&r);
 
+    /* removing the credsStore must not turn a config.json into a legacy .dockercfg */
+    o.helpers = true;
+    T_REQUIRE(plan("{\"credsStore\": \"gone\", \"x-tool\": {\"a\": {}}}", &f, &o, &r) == 0);
+    T_EQ_INT(r.r.n_removed, 1);
+    dh_prune_apply(r.c, &r.r);
+    T_ASSERT(!dh_dockerconfig_is_legacy(r.c));
+    {
+        _cleanup_free_ char *out = serialize(r.c);
+        T_EQ_STR(out, "{\"x-tool\": {\"a\": {}}, \"auths\": {}}");
+    }
+    run_release(&r);
+    o.helpers = false;
+
     /* a legacy .dockercfg: the entries at the top level, no helpers */
     {
         _cleanup_free_ char *old = ecr_auth(NOW - 1, 10);
