@@ -11,7 +11,9 @@
  *    exactly those keys, the result still serialises and re-parses, and a second
  *    plan on the result removes nothing (the rules are idempotent);
  *  - the ECR fast path agrees with the full decoder whenever both read a token;
- *  - the bytes as a duration.
+ *  - the bytes as a duration;
+ *  - the fast JSON loader (src/jsonload.c) against jansson's json_loadb: whatever it
+ *    reads, jansson reads to the same values, key order and number bits.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 
 #include "dockhand/dockerconfig.h"
 #include "dockhand/ecr.h"
+#include "dockhand/jsonload.h"
 #include "dockhand/mem.h"
 #include "dockhand/prune.h"
 
@@ -193,6 +196,61 @@ static void check_prune(const char *text, size_t len, bool helpers, int64_t olde
     dh_dockerconfig_free(c);
 }
 
+/* Equal values, the same key order, and the same bits for numbers (-0 is not 0). */
+static bool same_json(json_t *a, json_t *b)
+{
+    size_t i;
+
+    if (json_typeof(a) != json_typeof(b))
+        return false;
+    switch (json_typeof(a)) {
+    case JSON_OBJECT: {
+        void *ia = json_object_iter(a), *ib = json_object_iter(b);
+
+        for (; ia && ib; ia = json_object_iter_next(a, ia), ib = json_object_iter_next(b, ib))
+            if (json_object_iter_key_len(ia) != json_object_iter_key_len(ib) ||
+                memcmp(json_object_iter_key(ia), json_object_iter_key(ib),
+                       json_object_iter_key_len(ia)) != 0 ||
+                !same_json(json_object_iter_value(ia), json_object_iter_value(ib)))
+                return false;
+        return !ia && !ib;
+    }
+    case JSON_ARRAY:
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        for (i = 0; i < json_array_size(a); i++)
+            if (!same_json(json_array_get(a, i), json_array_get(b, i)))
+                return false;
+        return true;
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    case JSON_REAL: {
+        double x = json_real_value(a), y = json_real_value(b);
+        return memcmp(&x, &y, sizeof(x)) == 0;
+    }
+    case JSON_INTEGER:
+        return json_integer_value(a) == json_integer_value(b);
+    default:
+        return true;
+    }
+}
+
+static void check_fast_loader(const uint8_t *data, size_t size, size_t flags)
+{
+    json_t *fast = dh_json_loadb_fast((const char *)data, size, flags);
+    json_t *ref;
+    json_error_t jerr;
+
+    if (!fast)
+        return;
+    ref = json_loadb((const char *)data, size, flags, &jerr);
+    if (!ref || !same_json(fast, ref))
+        abort();
+    json_decref(ref);
+    json_decref(fast);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -211,6 +269,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > (1 << 20))
         return 0;
+    check_fast_loader(data, size, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL);
+    check_fast_loader(data, size, JSON_DECODE_INT_AS_REAL);
     if (dh_dockerconfig_parse("fuzz", (const char *)data, size, &c, &err) < 0) {
         if (c || !err || !err->msg)
             abort();
