@@ -15,6 +15,7 @@
 #include "dockhand/base64.h"
 #include "dockhand/cleanup.h"
 #include "dockhand/fsutil.h"
+#include "dockhand/jsonload.h"
 #include "dockhand/mem.h"
 #include "dockhand/text.h"
 #include "dockhand/xdg.h"
@@ -154,7 +155,7 @@ static int parse_into(struct dh_dockerconfig *c, const char *name, struct dh_err
         return 0;
     }
     c->existed = true;
-    c->root = json_loadb(p, c->orig.len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+    c->root = dh_json_loadb(p, c->orig.len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (!c->root) {
         /* jansson quotes the text near the error ("near '...'"): it may be a
            secret, so only the position and the kind of error are shown. */
