@@ -12,8 +12,9 @@
 #   BENCH_PRUNE_RUNS (default 7) measured runs per size (3 for 100k), after one warm-up.
 #   BENCH_PRUNE_SIZES (default "1000 10000 100000").
 #
-# Prints one row per size: median wall time of dockhand and jq, the time per entry (to
-# show that it grows linearly) and jq's median over dockhand's; then the target of the
+# Prints one row per size: median wall time of dockhand (pruning and writing the file
+# with fsync), of dockhand --dry-run (read and decide only) and of jq, the time per
+# entry (to show that it grows linearly) and jq's median over dockhand's; then the target of the
 # issue (10k entries <= 50 ms) marked met / not met.  Targets are informational: only a
 # broken set-up (or a wrong result) fails the script.
 set -euo pipefail
@@ -99,8 +100,8 @@ echo "# cpu:     ${cpu:-unknown} ($(nproc) online)"
 echo "# peer:    jq $(jq --version 2>/dev/null | sed 's/^jq-//') (same filtering, output to a file)"
 echo "# ours:    $("$DH" version) ($DH)"
 echo
-printf '%8s %10s %12s %12s %12s %12s %s\n' entries 'file MB' 'dockhand ms' 'us/entry' 'jq ms' \
-    'us/entry' 'jq vs dockhand'
+printf '%8s %8s %12s %9s %13s %9s %10s %9s %s\n' entries 'file MB' 'dockhand ms' 'us/entry' \
+    'dry-run ms' 'us/entry' 'jq ms' 'us/entry' 'jq vs dockhand'
 status=0
 ours_10k=''
 CFG="$DOCKER_CONFIG/config.json"
@@ -122,11 +123,12 @@ for n in $SIZES; do
         continue
     fi
     ours=$(median_ms "$runs" "$DH" prune -q)
+    dry=$(median_ms "$runs" "$DH" prune -q --dry-run)
     peer=$(median_ms "$runs" run_jq)
     mb=$(awk -v s="$(stat -c %s "$ORIG")" 'BEGIN { printf "%.1f", s / 1e6 }')
-    printf '%8d %10s %12s %12s %12s %12s %s\n' "$n" "$mb" "$ours" \
-        "$(awk -v m="$ours" -v n="$n" 'BEGIN { printf "%.2f", m * 1000 / n }')" "$peer" \
-        "$(awk -v m="$peer" -v n="$n" 'BEGIN { printf "%.2f", m * 1000 / n }')" \
+    per() { awk -v m="$1" -v n="$n" 'BEGIN { printf "%.2f", m * 1000 / n }'; }
+    printf '%8d %8s %12s %9s %13s %9s %10s %9s %s\n' "$n" "$mb" "$ours" "$(per "$ours")" \
+        "$dry" "$(per "$dry")" "$peer" "$(per "$peer")" \
         "$(awk -v a="$peer" -v b="$ours" 'BEGIN { if (b > 0) printf "jq/dockhand = %.1fx", a / b }')"
     [ "$n" -eq 10000 ] && ours_10k=$ours
     rm -f "$ORIG" "$CFG.jq"
