@@ -268,9 +268,11 @@ static int prune_once(const struct options *o, bool brief, struct dh_error **err
         return -1;
     /* No config.json at the default place: nothing to prune (and nothing created). */
     if (!o->file && stat(path, &st) < 0 && errno == ENOENT) {
+        if (o->quiet || brief)
+            return 0;
         if (o->json)
             print_json(o, path, false, false, &r);
-        else if (!o->quiet && !brief)
+        else
             printf("nothing to prune: no %s\n", path);
         return 0;
     }
@@ -282,7 +284,7 @@ static int prune_once(const struct options *o, bool brief, struct dh_error **err
         dh_prune_apply(c, &r);
         ret = dh_dockerconfig_save(c, &written, err);
     }
-    if (ret == 0 && !(brief && !r.n_removed)) {
+    if (ret == 0 && !o->quiet && !(brief && !r.n_removed)) {
         if (o->json)
             print_json(o, path, true, written, &r);
         else
