@@ -254,7 +254,8 @@ int dh_prune_ecr_auth_expiry(const char *auth, int64_t *ret)
     _cleanup_buf_ struct dh_buf json = DH_BUF_INIT_SECRET(256);
     size_t len = strlen(auth), pad = 0, dlen, plen, j0, b0, skip;
 
-    if (len < 8 || len % 4 != 0)
+    /* base64 of "AWS:" starts with "QVdTO": skip the others without decoding */
+    if (len < 8 || len % 4 != 0 || strncmp(auth, "QVdTO", 5) != 0)
         return -1;
     if (auth[len - 1] == '=')
         pad = auth[len - 2] == '=' ? 2 : 1;
