@@ -413,3 +413,45 @@ pruned 4 entries from ~/.docker/config.json: 2 expired tokens, 1 empty entry, 1 
     run "$DH_CLI" prune --watch --dry-run
     [ "$status" -eq 1 ]
 }
+
+@test "deploy/prune: the units verify, and their command and the cron line prune" {
+    dh_require systemd-analyze
+    local d="$DH_ROOT/deploy/prune" cmd line upath
+    local -a argv
+    run systemd-analyze verify "$d/dockhand-prune.service" "$d/dockhand-prune.timer" \
+        "$d/dockhand-prune-watch.service"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # dockhand installed in ~/.local/bin, as the README suggests
+    mkdir -p "$HOME/.local/bin"
+    ln -s "$DH_CLI" "$HOME/.local/bin/dockhand"
+    # the oneshot service's command with the unit's PATH (%h is the home directory)
+    upath=$(sed -n 's/^Environment=PATH=//p' "$d/dockhand-prune.service")
+    upath=${upath//%h/$HOME}
+    cmd=$(sed -n 's/^ExecStart=//p' "$d/dockhand-prune.service")
+    [ "$cmd" = "/usr/bin/env dockhand prune" ]
+    printf '{\n\t"auths": {\n\t\t"gone.example": {}\n\t}\n}' >"$CFG"
+    read -r -a argv <<<"$cmd" # systemd splits ExecStart= at spaces
+    run env PATH="$upath" "${argv[@]}"
+    [ "$status" -eq 0 ]
+    [ "$output" = "pruned 1 entry from ~/.docker/config.json: 1 empty entry" ]
+    # the cron line, run by sh as cron does: quiet, and it prunes
+    line=$(grep -v '^#' "$d/crontab")
+    [[ "$line" == "17 * * * * "* ]]
+    printf '{\n\t"auths": {\n\t\t"gone.example": {}\n\t}\n}' >"$CFG"
+    run env -i HOME="$HOME" DOCKER_CONFIG="$DOCKER_CONFIG" XDG_STATE_HOME="$XDG_STATE_HOME" \
+        PATH=/usr/bin:/bin sh -c "${line#17 \* \* \* \* }"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    [ "$(jq -c .auths "$CFG")" = '{}' ]
+    # the watch service stops cleanly on SIGTERM (what systemctl stop sends)
+    upath=$(sed -n 's/^Environment=PATH=//p' "$d/dockhand-prune-watch.service")
+    cmd=$(sed -n 's/^ExecStart=//p' "$d/dockhand-prune-watch.service")
+    read -r -a argv <<<"$cmd"
+    env PATH="${upath//%h/$HOME}" "${argv[@]}" >/dev/null 2>&1 3>&- &
+    local pid=$! rc=0
+    sleep 0.3
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 0 ]
+}
