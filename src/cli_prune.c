@@ -171,6 +171,24 @@ static void count_removed(const struct dh_prune_result *r, size_t counts[DH_PRUN
             counts[r->actions[i].rule]++;
 }
 
+/* Prints s with control characters as '?': a key or helper name from the file
+   cannot break the one-line-per-change output. */
+static void put_clean(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void print_line(const char *what, const char *sec, const char *key, const char *reason,
+                       const char *tail)
+{
+    printf("%s %s '", what, sec);
+    put_clean(key);
+    fputs("': ", stdout);
+    put_clean(reason);
+    printf("%s\n", tail);
+}
+
 /* Text output.  quiet: nothing.  brief (--watch after its first run): the summary
    only, and only when something was removed. */
 static void print_text(const struct options *o, bool brief, const char *path,
@@ -188,11 +206,11 @@ static void print_text(const struct options *o, bool brief, const char *path,
 
         if (a->remove) {
             if (o->dry_run)
-                printf("would remove %s '%s': %s\n", sec, a->key, a->reason);
+                print_line("would remove", sec, a->key, a->reason, "");
         } else if (a->rule == DH_PRUNE_MISSING_HELPER) {
-            printf("hint: %s '%s': %s (--helpers removes it)\n", sec, a->key, a->reason);
+            print_line("hint:", sec, a->key, a->reason, " (--helpers removes it)");
         } else {
-            printf("kept %s '%s': %s\n", sec, a->key, a->reason);
+            print_line("kept", sec, a->key, a->reason, "");
         }
     }
     if (r->n_unknown_usage && !brief)

@@ -202,7 +202,7 @@ static bool has_cred_fields(json_t *v)
            nonempty_string(v, "registrytoken");
 }
 
-/* Decodes s[0..n) (base64) into a secret buffer of at most max bytes. */
+/* Decodes s[0..n) (base64), appending to out (a secret buffer; its max caps it). */
 static int b64_part(const char *s, size_t n, struct dh_buf *out)
 {
     return dh_base64_decode(s, n, out, NULL);

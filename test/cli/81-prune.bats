@@ -125,6 +125,18 @@ pruned 4 entries from ~/.docker/config.json: 2 expired tokens, 1 empty entry, 1 
     [ ! -e "$DOCKER_CONFIG/.config.json.lock" ]
 }
 
+@test "a key with control characters cannot break the one-line-per-change output" {
+    printf '{"auths": {"evil\\nkept auths \\u0027x\\u0027: fake": {}, "a.example": {}}}' >"$CFG"
+    run "$DH_CLI" prune --dry-run
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(wc -l <<<"$output")" -eq 3 ]
+    [[ "$output" == *"would remove auths 'evil?kept auths 'x': fake': no credentials"* ]]
+    run "$DH_CLI" prune -o json
+    [ "$(jq -r '.changes[0].key' <<<"$output")" = "evil
+kept auths 'x': fake" ]
+}
+
 @test "-o json: a machine-readable summary with stable field names" {
     fill rules.json "$CFG"
     run --separate-stderr "$DH_CLI" prune -o json --helpers
