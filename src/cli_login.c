@@ -33,7 +33,7 @@
 #define PASSWORD_MAX ((size_t)64 << 10)
 #define HELPER_NAME  "dockhand"
 
-#define LOGIN_USAGE                                                                        \
+#define LOGIN_USAGE \
     "usage: dockhand login [REGISTRY] -u USER --password-stdin [--insecure] [--no-configure]"
 #define LOGOUT_USAGE "usage: dockhand logout [REGISTRY]"
 
@@ -130,16 +130,14 @@ static int configure_docker(const char *key, struct dh_error **err)
             json_object_set_new(root, "credHelpers", helpers);
         }
         json_object_set_new(helpers, key, json_string(HELPER_NAME));
-        fprintf(stderr, "Configured credHelpers[\"%s\"] = \"%s\" in %s\n", key, HELPER_NAME,
-                path);
+        fprintf(stderr, "Configured credHelpers[\"%s\"] = \"%s\" in %s\n", key, HELPER_NAME, path);
     }
     auths = dh_dockerconfig_auths(dc, false);
     if (auths && !dh_dockerconfig_is_legacy(dc)) {
         const char *k;
         json_t *entry, *tmp;
 
-        json_object_foreach_safe(auths, tmp, k, entry)
-        {
+        json_object_foreach_safe (auths, tmp, k, entry) {
             _cleanup_free_ char *h = dh_dockerconfig_hostname(k);
             _cleanup_error_ struct dh_error *e = NULL;
             char *u = NULL, *p = NULL;
@@ -153,7 +151,8 @@ static int configure_docker(const char *key, struct dh_error **err)
             if (r == 0)
                 continue;
             /* r == 1 (credentials) or -1 (a damaged "auth": superseded just the same) */
-            fprintf(stderr, "Removed the inline credentials of \"%s\" from %s (dockhand holds them now)\n",
+            fprintf(stderr,
+                    "Removed the inline credentials of \"%s\" from %s (dockhand holds them now)\n",
                     k, path);
             json_object_del(auths, k);
         }
@@ -225,8 +224,18 @@ int dh_cmd_login(int argc, char **argv, struct dh_error **err)
     if (read_password(&pw, err) < 0)
         return -1;
     dh_registry_set_credentials(reg, user, pw.data);
-    if (dh_registry_login_check(reg, &auth, err) < 0)
+    if (dh_registry_login_check(reg, &auth, err) < 0) {
+        if (!insecure && (*err)->status == EPROTO && strstr((*err)->msg, "TLS error")) {
+            _cleanup_error_ struct dh_error *e = NULL;
+
+            dh_error_move(&e, err);
+            dh_error_make(err, EPROTO,
+                          "%s (a plain http registry needs --insecure; a private CA goes in "
+                          "SSL_CERT_FILE or in docker's certs.d/%s/ca.crt)",
+                          e->msg, dh_registry_host(reg));
+        }
         return dh_error_wrap(err, "login to '%s' failed", dh_registry_host(reg));
+    }
     if (auth == DH_REGISTRY_AUTH_NONE)
         fprintf(stderr, "WARNING! registry '%s' did not ask for credentials; storing them anyway\n",
                 dh_registry_host(reg));
@@ -292,8 +301,7 @@ int dh_cmd_logout(int argc, char **argv, struct dh_error **err)
         const char *k;
         json_t *entry, *tmp;
 
-        json_object_foreach_safe(auths, tmp, k, entry)
-        {
+        json_object_foreach_safe (auths, tmp, k, entry) {
             _cleanup_free_ char *h = dh_dockerconfig_hostname(k);
 
             (void)entry;

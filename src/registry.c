@@ -338,8 +338,8 @@ static int parse_rfc3339(const char *s, int64_t *ret)
     tm.tm_hour = num(s + 11, 2);
     tm.tm_min = num(s + 14, 2);
     tm.tm_sec = num(s + 17, 2);
-    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
         return -1;
     if (s[i] == '.') {
         size_t f = ++i;
@@ -396,7 +396,8 @@ int dh_registry_token_parse(const char *body, size_t len, int64_t now,
     rt = json_object_get(j, "refresh_token");
     if ((tok && !json_is_string(tok) && !json_is_null(tok)) ||
         (at && !json_is_string(at) && !json_is_null(at)))
-        return dh_error_make(err, EPROTO, "token response: 'token' or 'access_token' is not a string");
+        return dh_error_make(err, EPROTO,
+                             "token response: 'token' or 'access_token' is not a string");
     if (json_is_string(at) && json_string_length(at) > 0)
         use = json_string_value(at);
     else if (json_is_string(tok) && json_string_length(tok) > 0)
@@ -407,8 +408,9 @@ int dh_registry_token_parse(const char *body, size_t len, int64_t now,
         return dh_error_make(err, EPROTO, "token response: the token holds a NUL byte");
     for (const char *p = use; *p; p++) {
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return dh_error_make(err, EPROTO, "token response: the token holds a character "
-                                              "that cannot go in an HTTP header");
+            return dh_error_make(err, EPROTO,
+                                 "token response: the token holds a character "
+                                 "that cannot go in an HTTP header");
     }
     if (ei && !json_is_null(ei)) {
         if (!json_is_integer(ei))
@@ -420,15 +422,15 @@ int dh_registry_token_parse(const char *body, size_t len, int64_t now,
     }
     if (ia && !json_is_null(ia)) {
         if (!json_is_string(ia) || parse_rfc3339(json_string_value(ia), &issued_at) < 0)
-            return dh_error_make(err, EPROTO, "token response: 'issued_at' is not an RFC 3339 time");
+            return dh_error_make(err, EPROTO,
+                                 "token response: 'issued_at' is not an RFC 3339 time");
     }
     if (rt && !json_is_null(rt) && !json_is_string(rt))
         return dh_error_make(err, EPROTO, "token response: 'refresh_token' is not a string");
     memset(ret, 0, sizeof(*ret));
     ret->token = dh_xstrdup(use);
-    ret->refresh_token = json_is_string(rt) && json_string_length(rt)
-                                 ? dh_xstrdup(json_string_value(rt))
-                                 : NULL;
+    ret->refresh_token =
+            json_is_string(rt) && json_string_length(rt) ? dh_xstrdup(json_string_value(rt)) : NULL;
     ret->issued_at = issued_at;
     ret->expires_in = expires_in;
     ret->expires_at = now + expires_in;
@@ -507,7 +509,7 @@ struct dh_registry {
     char *base_url; /* scheme://host[:port] */
     bool hub;
     bool insecure;
-    bool http_only;   /* "http://" given: no https attempt */
+    bool http_only; /* "http://" given: no https attempt */
     bool pinged;
     enum dh_registry_auth auth;
     char *realm;   /* Bearer */
@@ -573,8 +575,7 @@ unsigned dh_registry_tokens_fetched(const struct dh_registry *r)
     return r->fetched;
 }
 
-void dh_registry_set_credentials(struct dh_registry *r, const char *username,
-                                 const char *password)
+void dh_registry_set_credentials(struct dh_registry *r, const char *username, const char *password)
 {
     free(r->username);
     dh_str_free_wipe(r->password);
@@ -773,8 +774,8 @@ static bool is_redirect(long status)
 }
 
 static int reg_send(struct dh_registry *r, const char *url, const char *authorization,
-                const struct dh_http_request *tmpl, bool secret_body, struct dh_http_response *resp,
-                struct dh_error **err)
+                    const struct dh_http_request *tmpl, bool secret_body,
+                    struct dh_http_response *resp, struct dh_error **err)
 {
     const char *const *extra = tmpl ? tmpl->headers : NULL;
     size_t n_extra = 0, n = 0;
@@ -824,8 +825,8 @@ static char *basic_header(const struct dh_registry *r)
 }
 
 /* Fills list from every WWW-Authenticate header of resp. */
-static int response_challenges(const struct dh_http_response *resp,
-                               struct dh_auth_challenges *list, struct dh_error **err)
+static int response_challenges(const struct dh_http_response *resp, struct dh_auth_challenges *list,
+                               struct dh_error **err)
 {
     for (size_t i = 0; i < resp->n_headers; i++) {
         if (strcasecmp(resp->headers[i].name, "WWW-Authenticate") != 0)
@@ -883,12 +884,13 @@ static int learn_challenge(struct dh_registry *r, const struct dh_http_response 
         if (!realm_scheme_ok(realm, r->insecure)) {
             _cleanup_free_ char *m = url_for_msg(realm);
 
-            dh_error_make(err, EPERM,
-                          !strncasecmp(realm, "http://", 7)
-                                  ? "registry '%s' names a plain http token realm '%s': refused "
-                                    "without --insecure"
-                                  : "registry '%s' names a token realm '%s' that is not an https URL",
-                          r->host, m);
+            dh_error_make(
+                    err, EPERM,
+                    !strncasecmp(realm, "http://", 7)
+                            ? "registry '%s' names a plain http token realm '%s': refused "
+                              "without --insecure"
+                            : "registry '%s' names a token realm '%s' that is not an https URL",
+                    r->host, m);
             goto out;
         }
         {
@@ -1037,7 +1039,10 @@ static int fetch_token(struct dh_registry *r, const char *scope, struct dh_regis
         goto fail;
     if (r->service && query_add(&q, "service", r->service, err) < 0)
         goto fail;
-    url = dh_xasprintf("%s%s%s", r->realm, !q.len ? "" : strchr(r->realm, '?') ? "&" : "?",
+    url = dh_xasprintf("%s%s%s", r->realm,
+                       !q.len                  ? ""
+                       : strchr(r->realm, '?') ? "&"
+                                               : "?",
                        q.len ? q.data : "");
     what = dh_xasprintf("token endpoint '%s'", realm_msg);
     rc = reg_send(r, url, auth, NULL, true, &resp, err);
@@ -1199,9 +1204,9 @@ int dh_registry_login_check(struct dh_registry *r, enum dh_registry_auth *ret_au
 
         dh_error_make(err, EACCES, "unauthorized: %s",
                       msg ? msg
-                          : auth == DH_REGISTRY_AUTH_BEARER
-                                    ? "the registry rejected the token from its realm"
-                                    : "the registry rejected the credentials");
+                      : auth == DH_REGISTRY_AUTH_BEARER
+                              ? "the registry rejected the token from its realm"
+                              : "the registry rejected the credentials");
     } else if (is_redirect(resp.status)) {
         redirect_error(err, what, &resp);
     } else {

@@ -66,9 +66,9 @@ const char *dh_auth_challenge_param(const struct dh_auth_challenge *c, const cha
 
 /* ---- token responses ---- */
 
-#define DH_REGISTRY_TOKEN_MIN_LIFETIME     60 /* seconds: the spec's default and floor */
-#define DH_REGISTRY_TOKEN_MAX_LIFETIME     (366 * 24 * 3600)
-#define DH_REGISTRY_TOKEN_RESPONSE_MAX     ((size_t)1 << 20)
+#define DH_REGISTRY_TOKEN_MIN_LIFETIME 60 /* seconds: the spec's default and floor */
+#define DH_REGISTRY_TOKEN_MAX_LIFETIME (366 * 24 * 3600)
+#define DH_REGISTRY_TOKEN_RESPONSE_MAX ((size_t)1 << 20)
 
 struct dh_registry_token {
     char *token;         /* the bearer token (secret): access_token when set, else token */
@@ -126,8 +126,7 @@ bool dh_registry_is_hub(const struct dh_registry *r);
 
 /* Basic credentials for the registry and its token realm (copied; the
    password is wiped when replaced or freed).  Drops cached tokens. */
-void dh_registry_set_credentials(struct dh_registry *r, const char *username,
-                                 const char *password);
+void dh_registry_set_credentials(struct dh_registry *r, const char *username, const char *password);
 
 /* Result of the unauthenticated GET /v2/. */
 enum dh_registry_auth {

@@ -19,14 +19,13 @@ static char *render(const struct dh_auth_challenges *l)
 
     for (size_t i = 0; i < l->n; i++) {
         const struct dh_auth_challenge *c = &l->v[i];
-        char *n = dh_xasprintf("%s%s%s%s%s{", out, i ? "|" : "", c->scheme,
-                               c->token68 ? "=" : "", c->token68 ? c->token68 : "");
+        char *n = dh_xasprintf("%s%s%s%s%s{", out, i ? "|" : "", c->scheme, c->token68 ? "=" : "",
+                               c->token68 ? c->token68 : "");
 
         free(out);
         out = n;
         for (size_t k = 0; k < c->n_params; k++) {
-            n = dh_xasprintf("%s%s%s=%s", out, k ? ";" : "", c->params[k].name,
-                             c->params[k].value);
+            n = dh_xasprintf("%s%s%s=%s", out, k ? ";" : "", c->params[k].name, c->params[k].value);
             free(out);
             out = n;
         }
@@ -69,7 +68,8 @@ static const struct {
         /* a bare scheme */
         {"Bearer", "bearer{}"},
         /* unquoted URL values (lenient, as registries send them) */
-        {"Bearer realm=https://h:5001/token?x=1,service=h", "bearer{realm=https://h:5001/token?x=1;service=h}"},
+        {"Bearer realm=https://h:5001/token?x=1,service=h",
+         "bearer{realm=https://h:5001/token?x=1;service=h}"},
         /* duplicate parameter: the first wins */
         {"Bearer realm=\"https://a/t\",realm=\"https://evil/t\"", "bearer{realm=https://a/t}"},
         /* missing realm is syntactically fine (the client refuses it later) */
