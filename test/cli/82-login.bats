@@ -5,6 +5,7 @@
 # credHelpers, the docker CLI's logout).  No docker daemon anywhere.
 
 # shellcheck disable=SC2154  # $stderr is set by bats `run --separate-stderr`
+# shellcheck disable=SC2030,SC2031  # each @test runs in its own subshell on purpose
 
 bats_require_minimum_version 1.5.0
 
