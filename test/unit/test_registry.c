@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests: WWW-Authenticate parsing, token responses, registry error bodies and
- * the client's registry argument rules (the network flow is tested in
- * test/cli/82-login.bats against docker-registry and test/fake/registry-token.py). */
+/* Unit tests: WWW-Authenticate parsing, token responses, registry error bodies, the
+ * client's registry argument rules, and the client's bearer token flow and per-scope
+ * cache against a real docker-registry in token mode behind
+ * test/fake/registry-token.py (started through test/cli/lib/registry.bash).
+ * dockhand login itself is tested in test/cli/82-login.bats. */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "dockhand/cleanup.h"
 #include "dockhand/mem.h"
@@ -331,12 +338,194 @@ static void test_client_new(void)
     }
 }
 
+/* ---- the client against docker-registry + registry-token.py ---- */
+
+static pid_t reg_pid = -1;
+static int reg_stdin = -1;
+static char reg_host[128], reg_pass[128], reg_dir[64];
+
+/* The repository root: $DOCKHAND_ROOT, the working directory, or three levels above
+   this binary (build/test/test_registry). */
+static char *find_root(void)
+{
+    const char *env = getenv("DOCKHAND_ROOT");
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (env && *env)
+        return dh_xstrdup(env);
+    if (access("test/cli/lib/registry.bash", R_OK) == 0)
+        return dh_xstrdup(".");
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        char *p;
+
+        exe[n] = '\0';
+        for (int up = 0; up < 3 && (p = strrchr(exe, '/')); up++)
+            *p = '\0';
+        return dh_xstrdup(exe);
+    }
+    return NULL;
+}
+
+/* Starts the registry from a bash that stays our child: it prints "HOST PASS", waits
+   for end of file on its stdin, then stops the registry and the token server. */
+static int start_registry(void)
+{
+    static const char script[] = ". \"$1/test/cli/lib/registry.bash\" || exit 1\n"
+                                 "dh_registry_start --auth token \"$2/reg\" puller >&2 || exit 1\n"
+                                 "dh_registry_push_test_image test/x:latest >&2 || exit 1\n"
+                                 "echo \"$DH_REG_HOST $DH_REG_PASS\"\n"
+                                 "read -r _ || true\n"
+                                 "dh_registry_stop \"$2/reg\"\n";
+    _cleanup_free_ char *root = find_root();
+    int in[2], out[2];
+    FILE *f;
+
+    snprintf(reg_dir, sizeof(reg_dir), "/tmp/dockhand-registry-XXXXXX");
+    if (!root || !mkdtemp(reg_dir)) {
+        reg_dir[0] = '\0';
+        return -1;
+    }
+    if (pipe(in) < 0 || pipe(out) < 0)
+        return -1;
+    reg_pid = fork();
+    if (reg_pid < 0)
+        return -1;
+    if (reg_pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execlp("bash", "bash", "-c", script, "bash", root, reg_dir, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    reg_stdin = in[1];
+    f = fdopen(out[0], "r");
+    if (!f || fscanf(f, "%127s %127s", reg_host, reg_pass) != 2) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+static void stop_registry(void)
+{
+    int status;
+
+    if (reg_stdin >= 0)
+        close(reg_stdin);
+    reg_stdin = -1;
+    if (reg_pid > 0)
+        waitpid(reg_pid, &status, 0);
+    reg_pid = -1;
+    if (reg_dir[0])
+        t_rmrf(reg_dir);
+}
+
+static int get(struct dh_registry *r, const char *scope, const char *path, long *ret_status,
+               struct dh_error **err)
+{
+    static const char *const headers[] = {"Accept: application/vnd.oci.image.manifest.v1+json",
+                                          NULL};
+    struct dh_http_request req = {.url = path, .headers = headers};
+    struct dh_http_response resp;
+
+    if (dh_registry_do(r, scope, &req, &resp, err) < 0)
+        return -1;
+    *ret_status = resp.status;
+    dh_http_response_release(&resp);
+    return 0;
+}
+
+static void test_client_token_flow(void)
+{
+    _cleanup_registry_ struct dh_registry *r = NULL;
+    _cleanup_error_ struct dh_error *err = NULL;
+    enum dh_registry_auth auth;
+    const char *tok1, *tok2;
+    _cleanup_free_ char *tok1_copy = NULL;
+    long status = 0;
+
+    T_REQUIRE(start_registry() == 0);
+    T_REQUIRE(dh_registry_new(reg_host, DH_REGISTRY_INSECURE, &r, &err) == 0);
+    dh_registry_set_credentials(r, "puller", reg_pass);
+    T_REQUIRE(dh_registry_ping(r, &auth, &err) == 0);
+    T_EQ_INT(auth, DH_REGISTRY_AUTH_BEARER);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 0);
+
+    /* a token per scope, reused while valid */
+    T_REQUIRE(get(r, "repository:test/x:pull", "/v2/test/x/manifests/latest", &status, &err) == 0);
+    T_EQ_INT(status, 200);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 1);
+    T_REQUIRE(get(r, "repository:test/x:pull", "/v2/test/x/manifests/latest", &status, &err) == 0);
+    T_EQ_INT(status, 200);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 1);
+    T_REQUIRE(dh_registry_bearer_token(r, "repository:test/x:pull", &tok1, &err) == 0);
+    tok1_copy = dh_xstrdup(tok1);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 1);
+    /* another repository: another token; an unknown one is a 404, not a 401 */
+    T_REQUIRE(get(r, "repository:test/y:pull", "/v2/test/y/tags/list", &status, &err) == 0);
+    T_EQ_INT(status, 404);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 2);
+    T_REQUIRE(dh_registry_bearer_token(r, "repository:test/y:pull", &tok2, &err) == 0);
+    T_ASSERT(strcmp(tok1_copy, tok2) != 0);
+    /* no scope: the registry's 401 names the scope; one fresh token for it, then 200 */
+    T_REQUIRE(get(r, NULL, "/v2/test/x/manifests/latest", &status, &err) == 0);
+    T_EQ_INT(status, 200);
+    T_EQ_INT(dh_registry_tokens_fetched(r), 4);
+    /* login check: the /v2/ token */
+    T_REQUIRE(dh_registry_login_check(r, &auth, &err) == 0);
+    T_EQ_INT(auth, DH_REGISTRY_AUTH_BEARER);
+
+    /* wrong password: EACCES with the token server's message, nothing cached */
+    {
+        _cleanup_registry_ struct dh_registry *bad = NULL;
+        _cleanup_error_ struct dh_error *e = NULL;
+
+        T_REQUIRE(dh_registry_new(reg_host, DH_REGISTRY_INSECURE, &bad, &e) == 0);
+        dh_registry_set_credentials(bad, "puller", "wrong");
+        T_ASSERT(dh_registry_login_check(bad, &auth, &e) == -1);
+        T_REQUIRE(e != NULL);
+        T_EQ_INT(e->status, EACCES);
+        T_EQ_STR(e->msg, "unauthorized: incorrect username or password");
+        T_ASSERT(strstr(e->msg, "wrong") == NULL);
+    }
+    /* anonymous: the token server wants credentials for this repository */
+    {
+        _cleanup_registry_ struct dh_registry *anon = NULL;
+        _cleanup_error_ struct dh_error *e = NULL;
+
+        T_REQUIRE(dh_registry_new(reg_host, DH_REGISTRY_INSECURE, &anon, &e) == 0);
+        T_ASSERT(get(anon, "repository:test/x:pull", "/v2/test/x/manifests/latest", &status, &e) ==
+                 -1);
+        T_REQUIRE(e != NULL);
+        T_EQ_INT(e->status, EACCES);
+    }
+    /* without --insecure the plain http registry is unreachable (https first, no fallback) */
+    {
+        _cleanup_registry_ struct dh_registry *sec = NULL;
+        _cleanup_error_ struct dh_error *e = NULL;
+
+        T_REQUIRE(dh_registry_new(reg_host, 0, &sec, &e) == 0);
+        T_ASSERT(dh_registry_ping(sec, &auth, &e) == -1);
+        T_REQUIRE(e != NULL);
+        T_EQ_INT(e->status, EPROTO);
+    }
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);
     T_RUN(test_challenges);
     T_RUN(test_challenges_append_and_find);
     T_RUN(test_token_parse);
     T_RUN(test_error_message);
     T_RUN(test_client_new);
+    T_RUN(test_client_token_flow);
+    stop_registry();
     return t_done();
 }
