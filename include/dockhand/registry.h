@@ -156,8 +156,9 @@ int dh_registry_bearer_token(struct dh_registry *r, const char *scope, const cha
    are ignored).  Adds the Authorization the learnt challenge needs (Basic, or a
    bearer token for scope); on a 401 with a cached token, fetches a new one once
    and retries (using the 401's own challenge scope when it names one).
-   req->headers may hold other headers (no Authorization).  The caller checks
-   resp->status and releases resp. */
+   req->headers may hold other headers (no Authorization); req->max_body 0 means
+   1 MiB.  A 3xx is returned as it is: the caller follows it without the
+   registry's credentials.  The caller checks resp->status and releases resp. */
 int dh_registry_do(struct dh_registry *r, const char *scope, const struct dh_http_request *req,
                    struct dh_http_response *resp, struct dh_error **err);
 
