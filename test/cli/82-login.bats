@@ -30,7 +30,7 @@ setup_file() {
 
 teardown_file() {
     local d
-    for d in basic tok tokhttp none fields; do
+    for d in basic tok tokhttp none fields httprealm; do
         dh_registry_stop "$BATS_FILE_TMPDIR/$d"
         if dh_registry_running "$BATS_FILE_TMPDIR/$d"; then
             echo "registry $d still runs after teardown" >&2
@@ -215,6 +215,27 @@ token_requests() {
     run --separate-stderr login "$TOK_PASS" "$TOK_HOST" -u "$TOK_USER" --password-stdin
     [ "$status" -eq 1 ]
     [[ "$stderr" == *"missing client certificate"*"client.cert"* ]]
+}
+
+@test "a TLS registry naming a plain http token realm is refused without --insecure" {
+    local dir=$BATS_FILE_TMPDIR/httprealm port
+    mkdir -p "$dir/storage"
+    port=$(dh_free_port)
+    # the token registry's own config, with the realm turned into plain http
+    sed -e "s|addr: 127.0.0.1:[0-9]*|addr: 127.0.0.1:$port|" -e "s|realm: https://|realm: http://|" \
+        -e "s|rootdirectory: .*|rootdirectory: $dir/storage|" "$TOK_DIR/config.yml" >"$dir/config.yml"
+    grep -q "realm: http://127.0.0.1" "$dir/config.yml"
+    docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null 3>&- &
+    echo $! >"$dir/registry.pid"
+    _dh_registry_wait "$dir" "$(cat "$dir/registry.pid")" "$port"
+    export SSL_CERT_FILE=$TOK_CA
+    run --separate-stderr login "$TOK_PASS" "127.0.0.1:$port" -u "$TOK_USER" --password-stdin
+    echo "$stderr"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"registry '127.0.0.1:$port' names a plain http token realm 'http://127.0.0.1:"*"/token': refused without --insecure" ]]
+    run helper_get "127.0.0.1:$port"
+    [ "$status" -eq 1 ]
+    dh_registry_stop "$dir"
 }
 
 @test "token auth over plain http needs --insecure for the registry and its realm" {
