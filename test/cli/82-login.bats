@@ -30,7 +30,7 @@ setup_file() {
 
 teardown_file() {
     local d
-    for d in basic tok tokhttp none fields httprealm; do
+    for d in basic tok tokhttp none fields httprealm mtls; do
         dh_registry_stop "$BATS_FILE_TMPDIR/$d"
         if dh_registry_running "$BATS_FILE_TMPDIR/$d"; then
             echo "registry $d still runs after teardown" >&2
@@ -215,6 +215,41 @@ token_requests() {
     run --separate-stderr login "$TOK_PASS" "$TOK_HOST" -u "$TOK_USER" --password-stdin
     [ "$status" -eq 1 ]
     [[ "$stderr" == *"missing client certificate"*"client.cert"* ]]
+}
+
+@test "TLS: a client certificate from certs.d for a registry that requires one" {
+    local dir=$BATS_FILE_TMPDIR/mtls pki=$TOK_DIR/pki certs port
+    mkdir -p "$dir/storage"
+    # a client certificate signed by the test CA
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=dockhand-client \
+        -keyout "$dir/client.key" -out "$dir/client.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$dir/client.ext"
+    openssl x509 -req -in "$dir/client.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+        -days 1 -extfile "$dir/client.ext" -out "$dir/client.cert" 2>/dev/null
+    # the htpasswd registry's config over TLS, requiring a client certificate
+    port=$(dh_free_port)
+    sed -e "s|addr: 127.0.0.1:[0-9]*|addr: 127.0.0.1:$port\n  tls:\n    certificate: $pki/server.pem\n    key: $pki/server.key\n    clientcas:\n      - $pki/ca.pem|" \
+        -e "s|rootdirectory: .*|rootdirectory: $dir/storage|" "$BASIC_DIR/config.yml" >"$dir/config.yml"
+    grep -q clientcas "$dir/config.yml"
+    docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null 3>&- &
+    echo $! >"$dir/registry.pid"
+    _dh_registry_wait "$dir" "$(cat "$dir/registry.pid")" "$port"
+    export ROOTLESSKIT_STATE_DIR=$BATS_TEST_TMPDIR/rootlesskit
+    certs=$XDG_CONFIG_HOME/docker/certs.d/127.0.0.1:$port
+    mkdir -p "$certs"
+    cp "$pki/ca.pem" "$certs/ca.crt"
+    # without a client certificate the handshake fails
+    run --separate-stderr login "$BASIC_PASS" "127.0.0.1:$port" -u "$BASIC_USER" --password-stdin
+    echo "$stderr"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"TLS error"* ]]
+    # with client.cert + client.key in certs.d it works
+    cp "$dir/client.cert" "$dir/client.key" "$certs/"
+    run --separate-stderr login "$BASIC_PASS" "127.0.0.1:$port" -u "$BASIC_USER" --password-stdin
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "Login Succeeded" ]
+    dh_registry_stop "$dir"
 }
 
 @test "a TLS registry naming a plain http token realm is refused without --insecure" {
