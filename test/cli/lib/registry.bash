@@ -188,7 +188,7 @@ EOF
                 DH_REG_PID="$pid" DH_REG_USER="$user" DH_REG_PASS="$pass" DH_REG_SCHEME="$scheme"
             return 0
         fi
-        dh_registry_stop "$dir"
+        _dh_kill_wait "$dir/registry.pid" # the token server, if any, keeps running
         echo "registry did not start on port $port (attempt $attempt):" >&2
         tail -n 5 "$dir/registry.log" >&2
     done
@@ -213,28 +213,15 @@ _dh_registry_wait() {
 # dh_registry_stop [WORKDIR]: kills the registry started in WORKDIR (default
 # $DH_REG_DIR) and waits until the process is gone.  Safe to call twice.
 dh_registry_stop() {
-    local dir=${1:-${DH_REG_DIR:-}} pid
-    [ -n "$dir" ] && [ -f "$dir/registry.pid" ] || return 0
-    pid=$(cat "$dir/registry.pid")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            # A dead child of this shell stays a zombie until reaped: reap it.
-            wait "$pid" 2>/dev/null || true
-            sleep 0.05
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    fi
-    rm -f "$dir/registry.pid"
+    local dir=${1:-${DH_REG_DIR:-}}
+    [ -n "$dir" ] || return 0
+    _dh_kill_wait "$dir/registry.pid"
     _dh_kill_wait "$dir/token/pid"
     return 0
 }
 
-# _dh_kill_wait PIDFILE: kills the process of PIDFILE, waits until it is gone, removes the file.
+# _dh_kill_wait PIDFILE: kills the process of PIDFILE, waits until it is gone (reaping
+# it when it is a child of this shell: a zombie still answers kill -0), removes the file.
 _dh_kill_wait() {
     local pid
     [ -f "$1" ] || return 0
