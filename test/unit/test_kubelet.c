@@ -11,7 +11,9 @@
 #include "dockhand/buf.h"
 #include "dockhand/cleanup.h"
 #include "dockhand/config.h"
+#include "dockhand/aws.h"
 #include "dockhand/fsutil.h"
+#include "dockhand/gcp.h"
 #include "dockhand/kubelet.h"
 #include "dockhand/mem.h"
 #include "dockhand/yaml.h"
@@ -343,6 +345,54 @@ static void test_config_keys(void)
     dh_error_free(&err);
     T_REQUIRE(dh_config_parse("kubelet:\n  cache_duration: 8d\n", 30, "c.yaml", &c, &err) < 0);
     dh_error_free(&err);
+}
+
+/* Inputs refused before any network call (the exchanges themselves run against the
+   fakes in test/cli/92-kubelet-provider.bats). */
+static void test_exchange_inputs(void)
+{
+    static const struct {
+        struct dh_gcp_exchange x;
+        const char *token, *want;
+    } gcp[] = {
+            {{.audience = NULL}, "eyJ.a.b", "no audience"},
+            {{.audience = "aud"}, "", "subject token is empty"},
+            {{.audience = "aud", .sts_url = "http://sts.example/v1/token"},
+             "eyJ.a.b",
+             "'sts url' must be an https URL"},
+            {{.audience = "aud", .iam_url = "ftp://iam.example"},
+             "eyJ.a.b",
+             "'iam url' must be an https URL"},
+            {{.audience = "aud", .service_account = "a/../b@x.io"},
+             "eyJ.a.b",
+             "'a/../b@x.io' is not a service account e-mail"},
+            {{.audience = "aud", .service_account = "a@b@c"}, "eyJ.a.b", "not a service account"},
+            {{.audience = "aud", .service_account = "x?y@c.io"},
+             "eyJ.a.b",
+             "not a service account"},
+    };
+    struct dh_token *tok = NULL;
+    struct dh_aws_creds *creds = NULL;
+    struct dh_error *err = NULL;
+
+    for (size_t i = 0; i < DH_ARRAY_SIZE(gcp); i++) {
+        if (dh_gcp_exchange_token(&gcp[i].x, gcp[i].token, &tok, &err) == 0) {
+            T_FAIL_AT("case %zu accepted", i);
+            dh_token_free(tok);
+            continue;
+        }
+        if (!strstr(err->msg, gcp[i].want))
+            T_FAIL_AT("case %zu: '%s' lacks '%s'", i, err->msg, gcp[i].want);
+        dh_error_free(&err);
+    }
+    T_ASSERT(dh_aws_assume_role_with_web_identity("", "arn:aws:iam::123456789012:role/r", NULL,
+                                                  NULL, &creds, &err) < 0);
+    T_ASSERT(err && strstr(err->msg, "the token is empty"));
+    dh_error_free(&err);
+    T_ASSERT(dh_aws_assume_role_with_web_identity("eyJ.a.b", NULL, NULL, NULL, &creds, &err) < 0);
+    T_ASSERT(err && strstr(err->msg, "no role to assume"));
+    dh_error_free(&err);
+    T_ASSERT(creds == NULL);
 }
 
 /* ---- deploy/kubelet/ against the kubelet's CredentialProviderConfig rules ---- */
@@ -729,6 +779,7 @@ int main(void)
     T_RUN(test_image_registry);
     T_RUN(test_response_bytes);
     T_RUN(test_config_keys);
+    T_RUN(test_exchange_inputs);
     T_RUN(test_validator_rejects);
     T_RUN(test_deploy_examples);
     return t_done();
