@@ -549,7 +549,7 @@ int dh_kubelet_provide(const struct dh_config *cfg, const struct dh_kubelet_requ
     _cleanup_store_ struct dh_store *s = NULL;
     _cleanup_cred_ struct dh_cred *c = NULL;
     struct dh_kubelet_response resp = {.api_version = req->api_version};
-    int64_t expires_at = 0, now = (int64_t)time(NULL);
+    int64_t expires_at = 0;
     int r;
 
     if (dh_kubelet_image_registry(req->image, &host, err) < 0)
@@ -580,7 +580,8 @@ int dh_kubelet_provide(const struct dh_config *cfg, const struct dh_kubelet_requ
         (void)dh_ecr_password_expiry(c->secret, &expires_at);
     if (expires_at > 0) {
         resp.has_cache_duration = true;
-        resp.cache_duration_ms = dh_kubelet_cache_seconds(expires_at, now) * 1000;
+        /* now, after minting: the token's life is counted from this answer */
+        resp.cache_duration_ms = dh_kubelet_cache_seconds(expires_at, (int64_t)time(NULL)) * 1000;
     } else if (cfg->kubelet_cache_duration_ms != DH_CONFIG_UNSET) {
         resp.has_cache_duration = true;
         resp.cache_duration_ms = (int64_t)cfg->kubelet_cache_duration_ms;
