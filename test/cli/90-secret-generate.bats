@@ -384,6 +384,19 @@ EOF
     [ "$(payload <<<"$output" | jq -r '.auths["store.example"].password')" = dsp ]
 }
 
+@test "--from-docker-config reads a legacy ~/.dockercfg, and --email overrides every entry's" {
+    jq -n --arg a "$(printf '%s' 'hu:h:p' | base64)" \
+        '{"https://index.docker.io/v1/": {auth: $a, email: "old@example.com"}}' >"$BATS_TEST_TMPDIR/dockercfg"
+    run --separate-stderr "$DH_CLI" secret generate legacy --from-docker-config "$BATS_TEST_TMPDIR/dockercfg" -o json
+    [ "$status" -eq 0 ]
+    payload <<<"$output" >"$BATS_TEST_TMPDIR/ours"
+    kubectl_payload https://index.docker.io/v1/ hu h:p old@example.com | cmp - "$BATS_TEST_TMPDIR/ours"
+    run --separate-stderr "$DH_CLI" secret generate legacy --from-docker-config "$BATS_TEST_TMPDIR/dockercfg" --email new@example.com -o json
+    [ "$status" -eq 0 ]
+    payload <<<"$output" >"$BATS_TEST_TMPDIR/ours"
+    kubectl_payload https://index.docker.io/v1/ hu h:p new@example.com | cmp - "$BATS_TEST_TMPDIR/ours"
+}
+
 # fails_one_line: the last `run` failed, printed one line on stderr and nothing on stdout.
 fails_one_line() {
     echo "status=$status stdout=[$output] stderr=[$stderr]"
