@@ -1089,7 +1089,9 @@ static int emit_value(struct emitter *em, json_t *v, size_t depth, struct dh_err
     char num[64];
     size_t i;
 
-    if (depth > DH_YAML_MAX_DEPTH)
+    /* depth counts the collections around v: at most DH_YAML_MAX_DEPTH in all, as the
+       parser allows. */
+    if ((json_is_object(v) || json_is_array(v)) && depth >= DH_YAML_MAX_DEPTH)
         return dh_error_make(err, EINVAL, "cannot emit YAML: nesting deeper than %d levels",
                              DH_YAML_MAX_DEPTH);
     switch (json_typeof(v)) {
