@@ -46,7 +46,7 @@ static const char usage_secret[] =
         "\n"
         "  -n, --namespace NS          metadata.namespace (omitted when not given)\n"
         "  --registry REGISTRY         a registry, as the key under \"auths\"; repeatable\n"
-        "  --from-docker-config FILE   every registry of a docker config.json\n"
+        "  --from-docker-config FILE   every registry of a docker config.json (- = stdin)\n"
         "  --email EMAIL               the optional email field of every entry\n"
         "  -o, --output yaml|json      output format (default yaml)\n";
 
@@ -284,8 +284,18 @@ static int from_docker_config(const struct dh_config *cfg, const char *file,
     const char *store = NULL, *k;
     int r = -1;
 
-    if (dh_dockerconfig_open(file, 0, &dc, err) < 0)
+    if (!strcmp(file, "-")) {
+        /* A decoded .dockerconfigjson piped in, e.g. from kubectl get secret. */
+        _cleanup_buf_ struct dh_buf in = DH_BUF_INIT_SECRET(DH_PULLSECRET_MAX * 4);
+
+        c.file = file = "<stdin>";
+        if (dh_buf_read_fd(&in, STDIN_FILENO, err) < 0)
+            return dh_error_wrap(err, "cannot read the docker config from stdin");
+        if (dh_dockerconfig_parse(file, in.data ? in.data : "", in.len, &dc, err) < 0)
+            return -1;
+    } else if (dh_dockerconfig_open(file, 0, &dc, err) < 0) {
         return -1;
+    }
     root = dh_dockerconfig_root(dc);
     auths = dh_dockerconfig_auths(dc, false);
     if (!auths && json_object_get(root, "auths"))

@@ -397,6 +397,19 @@ EOF
     kubectl_payload https://index.docker.io/v1/ hu h:p new@example.com | cmp - "$BATS_TEST_TMPDIR/ours"
 }
 
+@test "--from-docker-config - reads a decoded .dockerconfigjson from stdin (re-keying an existing Secret)" {
+    store r.example.com u 'p&<>:1'
+    "$DH_CLI" secret generate old -n a --registry r.example.com -o json | payload >"$BATS_TEST_TMPDIR/old"
+    run --separate-stderr "$DH_CLI" secret generate new -n b --from-docker-config - -o json <"$BATS_TEST_TMPDIR/old"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .metadata.name <<<"$output")" = new ]
+    payload <<<"$output" | cmp - "$BATS_TEST_TMPDIR/old"
+    run --separate-stderr "$DH_CLI" secret generate new --from-docker-config - <<<'{"auths": {"r": {"auth": secretvalue}}}'
+    fails_one_line
+    [[ "$stderr" == "<stdin>: not valid JSON"* || "$stderr" == *"<stdin>: not valid JSON"* ]]
+    [[ "$stderr" != *secretvalue* ]]
+}
+
 # fails_one_line: the last `run` failed, printed one line on stderr and nothing on stdout.
 fails_one_line() {
     echo "status=$status stdout=[$output] stderr=[$stderr]"
