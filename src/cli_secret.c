@@ -210,21 +210,24 @@ static int add_registry(struct from_ctx *c, const char *key, json_t *entry, cons
                         struct dh_error **err)
 {
     _cleanup_free_ char *shown = dh_yaml_printable(key, strlen(key));
+    _cleanup_free_ char *by = NULL; /* "docker-credential-NAME", or "dockhand" */
     char *user = NULL, *pass = NULL;
     const char *email = json_string_value(json_object_get(entry, "email"));
     int64_t expires_at = 0;
     int r = 0;
 
     if (helper) {
+        _cleanup_free_ char *h = dh_yaml_printable(helper, strlen(helper));
+
+        by = dh_xasprintf("%s%s", strcmp(helper, "dockhand") ? "docker-credential-" : "", h);
         r = ask_helper(c, helper, key, &user, &pass, &expires_at, err);
         if (r < 0)
-            return dh_error_wrap(err, "%s: cannot get the credentials for '%s' from %s%s", c->file,
-                                 shown, strcmp(helper, "dockhand") ? "docker-credential-" : "",
-                                 helper);
+            return dh_error_wrap(err, "%s: cannot get the credentials for '%s' from %s", c->file,
+                                 shown, by);
         if (r == 1 && !strcmp(user, "<token>")) {
-            dh_log_warn("%s: skipping '%s': %s holds an identity token, which the kubelet cannot "
-                        "use",
-                        c->file, shown, helper);
+            dh_log_warn("%s: skipping '%s': %s holds an identity token for it, which the kubelet "
+                        "cannot use",
+                        c->file, shown, by);
             free(user);
             dh_str_free_wipe(pass);
             return 0;
@@ -243,14 +246,12 @@ static int add_registry(struct from_ctx *c, const char *key, json_t *entry, cons
             return 0;
         }
         if (!entry) {
-            dh_log_warn("%s: skipping '%s': %s%s has no credentials for it", c->file, shown,
-                        strcmp(helper, "dockhand") ? "docker-credential-" : "", helper);
+            dh_log_warn("%s: skipping '%s': %s has no credentials for it", c->file, shown, by);
             return 0;
         }
-        if (helper)
-            return dh_error_make(err, ENOENT, "%s: no credentials for '%s' (%s%s has none)",
-                                 c->file, shown,
-                                 strcmp(helper, "dockhand") ? "docker-credential-" : "", helper);
+        if (by)
+            return dh_error_make(err, ENOENT, "%s: no credentials for '%s' (%s has none)", c->file,
+                                 shown, by);
         return dh_error_make(err, ENOENT, "%s: no credentials for '%s'", c->file, shown);
     }
     dh_pullsecret_add(c->p, key, user, pass, email, expires_at);
