@@ -479,7 +479,7 @@ static void test_redirect_without_authorization(void)
     int storage_seen = 0;
 
     T_REQUIRE(up);
-    control("POST", "/_fake/reset", "{}");
+    json_decref(control("POST", "/_fake/reset", "{}"));
     configure_proxy("{\"redirect\": true}");
     T_REQUIRE(dh_http_multi_new(NULL, &m, &err) == 0);
     sink_init(&s, 5);
