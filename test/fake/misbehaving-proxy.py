@@ -15,9 +15,9 @@ Usage:
 
 Two listeners on 127.0.0.1, free ports: the proxy, and a second one, the "object
 storage", where blob GETs are redirected when asked.  When both are up, one JSON
-line on stdout: {"port": P, "storage_port": S}.  The process exits when its stdin
-reaches end of file (the test that started it is gone) or after --idle seconds
-(default 300) without a request.
+line on stdout: {"port": P, "storage_port": S}.  The process exits when its stdin,
+if it is a pipe, reaches end of file (the test that started it is gone), when it is
+killed, or after --idle seconds (default 300) without a request.
 
 Misbehaviours, applied to blob GETs (paths containing "/blobs/sha256:"), set with
 POST /_fake/config (JSON, replaces the whole configuration) or --scenario:
@@ -56,6 +56,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -402,7 +403,10 @@ def main():
     ports["storage"] = storage.server_address[1]
     for s in (proxy, storage):
         threading.Thread(target=s.serve_forever, daemon=True).start()
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    # stdin a pipe: its end of file ends us; anything else (/dev/null from a bats
+    # suite, which kills us by pid) is not watched
+    if stat.S_ISFIFO(os.fstat(0).st_mode) or stat.S_ISSOCK(os.fstat(0).st_mode):
+        threading.Thread(target=watch_stdin, daemon=True).start()
     threading.Thread(target=watch_idle, args=(args.idle,), daemon=True).start()
     print(json.dumps({"port": ports["proxy"], "storage_port": ports["storage"]}), flush=True)
     while True:
