@@ -678,3 +678,74 @@ int dh_digest_check(const void *data, size_t len, const char *asked, const char 
         *ret_digest = TAKE_PTR(got);
     return 0;
 }
+
+/* ---- Docker -> OCI ---- */
+
+static const struct {
+    const char *docker, *oci;
+} layer_types[] = {
+        {"application/vnd.docker.image.rootfs.diff.tar.gzip",
+         "application/vnd.oci.image.layer.v1.tar+gzip"},
+        {"application/vnd.docker.image.rootfs.diff.tar", "application/vnd.oci.image.layer.v1.tar"},
+        {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"},
+        /* already OCI (some tools mix them): kept */
+        {"application/vnd.oci.image.layer.v1.tar+gzip",
+         "application/vnd.oci.image.layer.v1.tar+gzip"},
+        {"application/vnd.oci.image.layer.v1.tar+zstd",
+         "application/vnd.oci.image.layer.v1.tar+zstd"},
+        {"application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar"},
+};
+
+int dh_manifest_docker_to_oci(const void *data, size_t len, struct dh_buf *out,
+                              struct dh_error **err)
+{
+    struct dh_manifest m;
+    json_t *root = NULL, *config, *layers, *l;
+    char *text = NULL;
+    size_t i, k;
+    int r = -1;
+
+    if (dh_manifest_parse(data, len, DH_MT_DOCKER_MANIFEST, &m, err) < 0)
+        return -1;
+    if (m.kind != DH_MANIFEST_DOCKER_V2) {
+        dh_manifest_release(&m);
+        return dh_error_make(err, EINVAL, "not a Docker v2 schema 2 manifest");
+    }
+    dh_manifest_release(&m);
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root)
+        return dh_error_make(err, EINVAL, "manifest is not valid JSON");
+    json_object_set_new(root, "mediaType", json_string(DH_MT_OCI_MANIFEST));
+    config = json_object_get(root, "config");
+    if (!strcmp(json_string_value(json_object_get(config, "mediaType")), DH_MT_DOCKER_CONFIG))
+        json_object_set_new(config, "mediaType", json_string(DH_MT_OCI_CONFIG));
+    else {
+        dh_error_make(err, EINVAL, "config of media type '%.*s' has no OCI equivalent", QUOTE_MAX,
+                      json_string_value(json_object_get(config, "mediaType")));
+        goto out;
+    }
+    layers = json_object_get(root, "layers");
+    json_array_foreach (layers, i, l) {
+        const char *mt = json_string_value(json_object_get(l, "mediaType"));
+
+        for (k = 0; k < DH_ARRAY_SIZE(layer_types); k++) {
+            if (!strcmp(mt, layer_types[k].docker))
+                break;
+        }
+        if (k == DH_ARRAY_SIZE(layer_types)) {
+            dh_error_make(err, EINVAL, "layer %zu of media type '%.*s' has no OCI equivalent", i,
+                          QUOTE_MAX, mt);
+            goto out;
+        }
+        json_object_set_new(l, "mediaType", json_string(layer_types[k].oci));
+    }
+    text = json_dumps(root, JSON_COMPACT);
+    if (!text)
+        dh_oom();
+    r = dh_buf_puts(out, text, err);
+out:
+    free(text);
+    json_decref(root);
+    return r;
+}

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dockhand/buf.h"
 #include "dockhand/error.h"
 
 #define DH_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
@@ -42,6 +43,8 @@
 #define DH_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define DH_MT_DOCKER_SCHEMA1  "application/vnd.docker.distribution.manifest.v1+json"
 #define DH_MT_DOCKER_SCHEMA1S "application/vnd.docker.distribution.manifest.v1+prettyjws"
+#define DH_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define DH_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
 /* The Accept header of a manifest request (containerd's list, without the wildcard). */
 #define DH_MANIFEST_ACCEPT \
     DH_MT_OCI_INDEX ", " DH_MT_DOCKER_LIST ", " DH_MT_OCI_MANIFEST ", " DH_MT_DOCKER_MANIFEST
@@ -131,6 +134,18 @@ int dh_platform_rank(const struct dh_platform *want, const struct dh_platform *h
    platforms available (ENOENT). */
 long dh_manifest_select(const struct dh_manifest *m, const struct dh_platform *want,
                         struct dh_error **err);
+
+/* Converts a Docker v2 schema 2 manifest to an OCI image manifest, as skopeo does
+   when it writes Docker images into an OCI layout (umoci and skopeo's oci: transport
+   accept only OCI manifests there): the media types of the manifest, the config
+   (application/vnd.docker.container.image.v1+json -> ...oci.image.config.v1+json,
+   the config blob itself is kept) and the layers (tar.gzip -> ...layer.v1.tar+gzip,
+   tar -> ...layer.v1.tar, foreign -> ...layer.nondistributable.v1.tar+gzip) are
+   rewritten; every other field is kept.  The result is new bytes with a new digest
+   (blob digests are unchanged).  Appends the JSON to out.  Input that is not a valid
+   Docker v2 manifest, or a layer of another media type, fails with EINVAL. */
+int dh_manifest_docker_to_oci(const void *data, size_t len, struct dh_buf *out,
+                              struct dh_error **err);
 
 /* The "sha256:<hex>" digest of data.  New string. */
 char *dh_digest_sha256(const void *data, size_t len);

@@ -187,6 +187,27 @@ blob_gets() {
     [ "$status" -eq 0 ]
 }
 
+@test "a Docker v2 schema 2 image is stored as an OCI manifest that skopeo and umoci read" {
+    local dir="$BATS_TEST_TMPDIR/layout"
+    # the same image, copied by skopeo into Docker's format
+    mkdir -p "$BATS_TEST_TMPDIR/pushhome"
+    run --separate-stderr env HOME="$BATS_TEST_TMPDIR/pushhome" skopeo --insecure-policy copy --quiet \
+        --src-tls-verify=false --dest-tls-verify=false --format v2s2 \
+        --src-creds "$DH_REG_USER:$DH_REG_PASS" --dest-creds "$DH_REG_USER:$DH_REG_PASS" \
+        "docker://$DH_REG_HOST/test/multi:base" "docker://$DH_REG_HOST/test/docker:v2"
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    run --separate-stderr fetch "127.0.0.1:$PROXY_PORT/test/docker:v2" "$dir"
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    [ "$(jq -r '.manifests[0].mediaType' "$dir/index.json")" = application/vnd.oci.image.manifest.v1+json ]
+    [ "$(jq -r '.mediaType' "$dir/blobs/sha256/${output#sha256:}")" = application/vnd.oci.image.manifest.v1+json ]
+    run --separate-stderr skopeo inspect "oci:$dir:v2"
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    [ "$(jq '.Layers | length' <<<"$output")" -eq 4 ]
+    run --separate-stderr umoci unpack --rootless --image "$dir:v2" "$BATS_TEST_TMPDIR/bundle"
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    [ "$(find "$BATS_TEST_TMPDIR/bundle/rootfs/data" -name 'blob-*.bin' | wc -l)" -eq 4 ]
+}
+
 @test "a failing step is named with the image" {
     run --separate-stderr fetch "127.0.0.1:$PROXY_PORT/test/multi:nope" "$BATS_TEST_TMPDIR/layout"
     [ "$status" -eq 1 ]

@@ -10,7 +10,8 @@
  *
  * Credentials for HTTP Basic come from $OCIFETCH_BASIC ("user:password"), never
  * argv; they are sent to the registry only, never to a redirect target on another
- * host.  Prints the manifest digest stored under REF (default: the tag, else
+ * host.  A Docker v2 schema 2 manifest is stored converted to OCI (as skopeo
+ * does).  Prints the manifest digest stored under REF (default: the tag, else
  * "latest") on success; "ocifetch: IMAGE: STEP: message" and status 1 on failure.
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "dockhand/base64.h"
+#include "dockhand/buf.h"
 #include "dockhand/cleanup.h"
 #include "dockhand/http.h"
 #include "dockhand/imageref.h"
@@ -65,8 +67,8 @@ static int get_manifest(const char *base, const char *ref, struct dh_http_respon
         if (resp->status == 200)
             return 0;
         if ((resp->status != 429 && resp->status < 500) || attempt >= max_retries)
-            return dh_error_make(err, EIO, "GET manifest '%s': HTTP %ld: %.200s", ref,
-                                 resp->status, resp->body.data ? resp->body.data : "");
+            return dh_error_make(err, EIO, "GET manifest '%s': HTTP %ld: %.200s", ref, resp->status,
+                                 resp->body.data ? resp->body.data : "");
         delay = dh_http_retry_after_ms(dh_http_header(resp, "Retry-After"), 0);
         if (delay < 0)
             delay = backoff_ms(attempt);
@@ -96,8 +98,8 @@ static int blob_body(void *arg, const char *data, size_t len, struct dh_error **
     return dh_oci_blob_write(b->w, data, len, err);
 }
 
-static int queue_blob(struct run *r, struct blob *b, const char *url, bool with_auth,
-                      long delay_ms, struct dh_error **err)
+static int queue_blob(struct run *r, struct blob *b, const char *url, bool with_auth, long delay_ms,
+                      struct dh_error **err)
 {
     const char *auth[] = {auth_header, NULL};
     int64_t off = dh_oci_blob_offset(b->w);
@@ -273,6 +275,20 @@ int main(int argc, char **argv)
         return fail("layout", err);
     if (fetch_blobs(&l, base, &man, concurrency, &err) < 0)
         return fail("blobs", err);
+    if (man.kind == DH_MANIFEST_DOCKER_V2) {
+        /* OCI layouts hold OCI manifests (skopeo and umoci insist): convert, as skopeo does */
+        _cleanup_buf_ struct dh_buf oci = DH_BUF_INIT(DH_MANIFEST_MAX_BYTES);
+
+        if (dh_manifest_docker_to_oci(resp.body.data, resp.body.len, &oci, &err) < 0)
+            return fail("manifest", err);
+        dh_buf_release(&resp.body);
+        resp.body = oci;
+        memset(&oci, 0, sizeof(oci));
+        free(digest);
+        digest = dh_digest_sha256(resp.body.data, resp.body.len);
+        free(man.media_type);
+        man.media_type = dh_xstrdup(DH_MT_OCI_MANIFEST);
+    }
     if (dh_oci_put_blob(&l, digest, resp.body.data, resp.body.len, &err) < 0)
         return fail("layout", err);
     name = dh_xstrdup(refname ? refname : ref.tag ? ref.tag : "latest");

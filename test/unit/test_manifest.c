@@ -401,6 +401,52 @@ static void test_kind_of(void)
     T_ASSERT(strstr(DH_MANIFEST_ACCEPT, DH_MT_DOCKER_LIST) != NULL);
 }
 
+static void test_docker_to_oci(void)
+{
+    _cleanup_free_ char *j = load("docker-v2.json");
+    _cleanup_free_ char *o = load("oci-manifest-no-mediatype.json");
+    _cleanup_buf_ struct dh_buf out = DH_BUF_INIT(1 << 20);
+    _cleanup_error_ struct dh_error *err = NULL;
+    struct dh_manifest m;
+
+    T_REQUIRE(j && o);
+    T_REQUIRE(dh_manifest_docker_to_oci(j, strlen(j), &out, &err) == 0);
+    T_REQUIRE(parse_str(out.data, DH_MT_OCI_MANIFEST, &m, NULL) == 0);
+    T_EQ_INT(m.kind, DH_MANIFEST_OCI);
+    T_EQ_STR(m.config.media_type, DH_MT_OCI_CONFIG);
+    T_EQ_STR(m.config.digest,
+             "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824");
+    T_EQ_INT(m.n_layers, 2);
+    T_EQ_STR(m.layers[0].media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+    T_EQ_STR(m.layers[0].digest,
+             "sha256:ca7dd9ec2225f2385955c43b2379305acd51543c28cf1d4e94522b3d94cce3ce");
+    T_EQ_INT(m.layers[0].size, 2818370);
+    T_EQ_STR(m.layers[1].media_type,
+             "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip");
+    T_EQ_INT(m.layers[1].n_urls, 1); /* other fields kept */
+    T_ASSERT(strstr(out.data, "docker") == NULL);
+    dh_manifest_release(&m);
+    /* an OCI manifest is no input */
+    dh_buf_release(&out);
+    T_EQ_INT(dh_manifest_docker_to_oci(o, strlen(o), &out, &err), -1);
+    T_ASSERT(err && err->status == EINVAL);
+    dh_error_free(&err);
+    /* a layer type without OCI equivalent */
+    {
+        const char *bad = "{\"schemaVersion\":2,\"mediaType\":\"" DH_MT_DOCKER_MANIFEST
+                          "\",\"config\":{\"mediaType\":\"" DH_MT_DOCKER_CONFIG
+                          "\",\"size\":1,\"digest\":\"sha256:"
+                          "1111111111111111111111111111111111111111111111111111111111111111\"},"
+                          "\"layers\":[{\"mediaType\":\"application/x-weird\",\"size\":1,"
+                          "\"digest\":\"sha256:"
+                          "1111111111111111111111111111111111111111111111111111111111111111\"}]}";
+
+        T_EQ_INT(dh_manifest_docker_to_oci(bad, strlen(bad), &out, &err), -1);
+        T_REQUIRE(err);
+        T_EQ_STR(err->msg, "layer 0 of media type 'application/x-weird' has no OCI equivalent");
+    }
+}
+
 int main(void)
 {
     T_RUN(test_docker_v2);
@@ -411,5 +457,6 @@ int main(void)
     T_RUN(test_platform_parse);
     T_RUN(test_digest_check);
     T_RUN(test_kind_of);
+    T_RUN(test_docker_to_oci);
     return t_done();
 }
