@@ -101,6 +101,7 @@ static const char *lib_name;
 static unsigned int lib_version_num;
 static char lib_version[32];
 static bool lib_gnutls; /* TLS backend is GnuTLS */
+static bool lib_http2;  /* built with HTTP/2 (nghttp2) */
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *shared_handle; /* guarded by shared_lock */
@@ -180,6 +181,7 @@ static void load(void)
     lib_version_num = vi ? vi->version_num : 0;
     snprintf(lib_version, sizeof(lib_version), "%s", vi && vi->version ? vi->version : "?");
     lib_gnutls = vi && vi->ssl_version && strncasecmp(vi->ssl_version, "GnuTLS", 6) == 0;
+    lib_http2 = vi && (vi->features & CURL_VERSION_HTTP2);
     if (lib_version_num < MIN_CURL_VERSION) {
         load_error = dh_xasprintf("libcurl %s (%s) is too old: %s or newer needed", lib_version,
                                   lib_name, MIN_CURL_VERSION_STR);
@@ -1191,7 +1193,8 @@ static int mxfer_setup(struct dh_http_multi *m, struct mxfer *t, struct dh_error
     SET(set_write_cb, CURLOPT_WRITEFUNCTION, multi_write_cb);
     SET(set_ptr, CURLOPT_WRITEDATA, t);
     SET(set_ptr, CURLOPT_PRIVATE, t);
-    if (m->http2) {
+    if (m->http2 && lib_http2) {
+        /* a libcurl without HTTP/2 would refuse the option: it then speaks HTTP/1.1 */
         SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
         SET(set_long, CURLOPT_PIPEWAIT, 1L);
     } else {

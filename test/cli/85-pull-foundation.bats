@@ -208,6 +208,57 @@ blob_gets() {
     [ "$(find "$BATS_TEST_TMPDIR/bundle/rootfs/data" -name 'blob-*.bin' | wc -l)" -eq 4 ]
 }
 
+@test "over TLS the registry is reached with HTTP/2, blobs multiplexed on one connection" {
+    local d="$BATS_TEST_TMPDIR/tls" port pid
+    dh_require openssl
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -keyout "$d/key.pem" -out "$d/cert.pem" -subj /CN=127.0.0.1 \
+        -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+    port=$(dh_free_port)
+    # a second registry on the same storage, with TLS (Go serves HTTP/2 over ALPN)
+    cat >"$d/config.yml" <<EOC
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $DH_REG_DIR/storage
+http:
+  addr: 127.0.0.1:$port
+  secret: dockhand-test-tls
+  tls:
+    certificate: $d/cert.pem
+    key: $d/key.pem
+auth:
+  htpasswd:
+    realm: dockhand-test
+    path: $DH_REG_DIR/htpasswd
+EOC
+    docker-registry serve "$d/config.yml" >"$d/log" 2>&1 </dev/null 3>&- &
+    pid=$!
+    dh_wait_port "$port"
+    run --separate-stderr env OCIFETCH_BASIC="$DH_REG_USER:$DH_REG_PASS" "$OCIFETCH" \
+        --ca-file "$d/cert.pem" --stats --concurrency 4 "127.0.0.1:$port/test/multi:base" "$d/layout"
+    local fetched=$status fetch_err=$stderr
+    # without the CA the certificate is refused
+    run --separate-stderr "$OCIFETCH" "127.0.0.1:$port/test/multi:base" "$d/layout2"
+    kill "$pid"
+    wait "$pid" || true
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"TLS error with '127.0.0.1:$port'"* ]]
+    status=$fetched stderr=$fetch_err
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    echo "$stderr"
+    [ "$(grep -c '^transfer 200 http/2 ' <<<"$stderr")" -eq 5 ]
+    # one connection opened for the five blobs: the others were streams on it
+    [ "$(awk '/^transfer/ { n += $5 } END { print n }' <<<"$stderr")" -eq 1 ]
+    run skopeo inspect "oci:$d/layout:base"
+    [ "$status" -eq 0 ]
+}
+
 @test "a failing step is named with the image" {
     run --separate-stderr fetch "127.0.0.1:$PROXY_PORT/test/multi:nope" "$BATS_TEST_TMPDIR/layout"
     [ "$status" -eq 1 ]

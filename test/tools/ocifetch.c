@@ -5,8 +5,11 @@
  * for test/cli/85-pull-foundation.bats, and the reference for how `dockhand pull`
  * puts them together; it does no token auth (the registry auth module does that).
  *
- *   ocifetch [--plain-http] [--platform OS/ARCH[/VARIANT]] [--concurrency N]
- *            [--name REF] [--retries N] IMAGE DIR
+ *   ocifetch [--plain-http] [--ca-file PEM] [--platform OS/ARCH[/VARIANT]]
+ *            [--concurrency N] [--name REF] [--retries N] [--stats] IMAGE DIR
+ *
+ * --stats prints one line per finished blob transfer on stderr:
+ * "transfer STATUS http/VERSION new-connections N".
  *
  * Credentials for HTTP Basic come from $OCIFETCH_BASIC ("user:password"), never
  * argv; they are sent to the registry only, never to a redirect target on another
@@ -33,6 +36,8 @@
 static const char *image_arg;
 static char *auth_header; /* "Authorization: Basic ..." or NULL */
 static bool plain_http;
+static bool stats;
+static const char *ca_file;
 static int max_retries = 4;
 
 static int fail(const char *step, struct dh_error *err)
@@ -57,6 +62,7 @@ static int get_manifest(const char *base, const char *ref, struct dh_http_respon
     struct dh_http_request req = {.url = url,
                                   .headers = headers,
                                   .allow_http = plain_http,
+                                  .ca_file = ca_file,
                                   .max_body = DH_MANIFEST_MAX_BYTES};
 
     for (int attempt = 0;; attempt++) {
@@ -109,6 +115,7 @@ static int queue_blob(struct run *r, struct blob *b, const char *url, bool with_
             .range_start = off,
             .max_body = (size_t)(b->d->size - off),
             .allow_http = plain_http,
+            .ca_file = ca_file,
             .on_body = blob_body,
             .on_body_arg = b,
     };
@@ -123,6 +130,9 @@ static int blob_done(void *arg, struct dh_http_multi_result *res, struct dh_erro
     long st = res->resp.status, delay;
     const char *loc;
 
+    if (stats)
+        fprintf(stderr, "transfer %ld http/%ld new-connections %ld\n", st, res->http_version,
+                res->new_connections);
     if (res->err) {
         /* dropped or stalled: continue from what the partial file holds */
         if (++b->attempts > max_retries ||
@@ -212,6 +222,10 @@ int main(int argc, char **argv)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--plain-http"))
             plain_http = true;
+        else if (!strcmp(argv[i], "--stats"))
+            stats = true;
+        else if (!strcmp(argv[i], "--ca-file") && i + 1 < argc)
+            ca_file = argv[++i];
         else if (!strcmp(argv[i], "--platform") && i + 1 < argc)
             platform = argv[++i];
         else if (!strcmp(argv[i], "--concurrency") && i + 1 < argc)
@@ -224,8 +238,8 @@ int main(int argc, char **argv)
             break;
     }
     if (argc - i != 2) {
-        fprintf(stderr, "usage: ocifetch [--plain-http] [--platform P] [--concurrency N] "
-                        "[--name REF] [--retries N] IMAGE DIR\n");
+        fprintf(stderr, "usage: ocifetch [--plain-http] [--ca-file PEM] [--platform P] "
+                        "[--concurrency N] [--name REF] [--retries N] [--stats] IMAGE DIR\n");
         return 2;
     }
     image_arg = argv[i];
