@@ -1463,8 +1463,7 @@ struct stream {
 
 static int send_once(struct dh_kube_client *c, const struct creds *k, const char *method,
                      const char *url, const char *ctype_header, const char *body,
-                     const struct stream *st, struct dh_http_response *resp,
-                     struct dh_error **err)
+                     const struct stream *st, struct dh_http_response *resp, struct dh_error **err)
 {
     const struct dh_kube_config *cfg = c->cfg;
     const char *headers[5];
@@ -1645,8 +1644,8 @@ int dh_kube_delete(struct dh_kube_client *c, const char *path, const json_t *bod
 
 /* --- lists and watches ------------------------------------------------------------------------ */
 
-#define MAX_PAGES    100000
-#define ERROR_MAX    (64 * 1024) /* bytes of a non-event answer kept for the error message */
+#define MAX_PAGES 100000
+#define ERROR_MAX (64 * 1024) /* bytes of a non-event answer kept for the error message */
 
 int dh_kube_list(struct dh_kube_client *c, const char *path, size_t limit, json_t **ret_items,
                  char **ret_rv, struct dh_error **err)
