@@ -216,6 +216,7 @@ struct sync {
     bool failed_resolve;
     json_t *last_failed; /* the namespaces that failed in the last full cycle */
     size_t n_selected;   /* namespaces in the last full cycle */
+    unsigned long calls_mark; /* requests of kc at the last summary */
 };
 
 static bool ns_selected(const struct sync *s, const char *ns)
@@ -597,7 +598,7 @@ static json_t *new_counts(void)
 static int full_cycle(struct sync *s, json_t *names, json_t *retry, struct dh_error **err)
 {
     json_auto_t *counts = new_counts(), *secrets = NULL, *sas = NULL, *summary = NULL;
-    unsigned long calls0 = dh_kube_client_requests(s->kc), writes0 = s->writes;
+    unsigned long writes0 = s->writes;
     _cleanup_free_ char *sel = dh_xasprintf("metadata.name=%s", s->o->name);
     _cleanup_free_ char *esc = dh_kube_query_escape(sel);
     _cleanup_free_ char *spath = dh_xasprintf("/api/v1/secrets?fieldSelector=%s", esc);
@@ -640,7 +641,8 @@ static int full_cycle(struct sync *s, json_t *names, json_t *retry, struct dh_er
                         "namespaces", (json_int_t)n);
     (void)json_object_update(summary, counts);
     (void)json_object_set_new(summary, "api_calls",
-                              json_integer((json_int_t)(dh_kube_client_requests(s->kc) - calls0)));
+                              json_integer((json_int_t)(dh_kube_client_requests(s->kc) - s->calls_mark)));
+    s->calls_mark = dh_kube_client_requests(s->kc);
     (void)json_object_set_new(summary, "writes", json_integer((json_int_t)(s->writes - writes0)));
     if (s->expires_at) {
         _cleanup_free_ char *t = iso_time(s->expires_at);
