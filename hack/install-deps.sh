@@ -14,6 +14,8 @@ PKGS=(
     gnome-keyring dbus dbus-x11 libsecret-tools dbus-tests strace
     # test fakes (AWS, Google, Kubernetes API servers) and test certificates
     python3 openssl util-linux mount
+    # deploy/ manifest validation (hack/validate-deploy.py)
+    python3-yaml
     # benchmarks
     time hyperfine amazon-ecr-credential-helper
 )
