@@ -214,8 +214,8 @@ struct sync {
     unsigned long writes;
     unsigned long cycles;
     bool failed_resolve;
-    json_t *last_failed; /* the namespaces that failed in the last full cycle */
-    size_t n_selected;   /* namespaces in the last full cycle */
+    json_t *last_failed;      /* the namespaces that failed in the last full cycle */
+    size_t n_selected;        /* namespaces in the last full cycle */
     unsigned long calls_mark; /* requests of kc at the last summary */
 };
 
@@ -640,8 +640,9 @@ static int full_cycle(struct sync *s, json_t *names, json_t *retry, struct dh_er
                         json_integer_value(json_object_get(counts, "failed")) ? "failed" : "ok",
                         "namespaces", (json_int_t)n);
     (void)json_object_update(summary, counts);
-    (void)json_object_set_new(summary, "api_calls",
-                              json_integer((json_int_t)(dh_kube_client_requests(s->kc) - s->calls_mark)));
+    (void)json_object_set_new(
+            summary, "api_calls",
+            json_integer((json_int_t)(dh_kube_client_requests(s->kc) - s->calls_mark)));
     s->calls_mark = dh_kube_client_requests(s->kc);
     (void)json_object_set_new(summary, "writes", json_integer((json_int_t)(s->writes - writes0)));
     if (s->expires_at) {

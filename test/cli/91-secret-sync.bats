@@ -251,6 +251,13 @@ no_secret() { ! fake_ctl GET "/_fake/secret/$1/regcred" >/dev/null; }
     wait_for sh -c "[ \$(python3 '$FAKE' ctl --dir '$FAKE_DIR' --ca '$PKI/ca.crt' GET /_fake/requests | jq '[.[] | select(.path == \"/api/v1/namespaces\" and .query.watch == null)] | length') -gt $lists ]"
     fake_namespaces '{"team":"a"}' l-after-410
     wait_for has_secret l-after-410
+    # The watch ends; the next one is answered 410 Gone at once: dockhand lists again.
+    lists=$(requests '[.[] | select(.path == "/api/v1/namespaces" and .query.watch == null)] | length')
+    scenario '{"gone_next_watches":1,"end_watches":true}'
+    wait_for sh -c "[ \$(python3 '$FAKE' ctl --dir '$FAKE_DIR' --ca '$PKI/ca.crt' GET /_fake/requests | jq '[.[] | select(.path == \"/api/v1/namespaces\" and .query.watch == null)] | length') -gt $lists ]"
+    requests '[.[] | select(.query.watch == "1" and .status == 410)] | length == 1' | grep -qx true
+    fake_namespaces '{"team":"a"}' l-after-http-410
+    wait_for has_secret l-after-http-410
     no_secret l-other
     grep -q '"namespace":"l-new","outcome":"ok","secret":"created"' "$BATS_TEST_TMPDIR/report"
     # SIGTERM: a quick, clean exit.

@@ -33,7 +33,8 @@ Control endpoints (no authentication; the fake only listens on loopback):
                                   "sa_conflicts": {"ns/name": n},
                                   "forbid_cluster": ["secrets"|"serviceaccounts"],
                                   "bookmark_interval": seconds, "no_default_sa": bool,
-                                  "expire_watches": true, "end_watches": true}
+                                  "expire_watches": true, "end_watches": true,
+                                  "gone_next_watches": n}
     POST /_fake/namespace         create namespaces: {"name": NS, "labels": {...}} or a list;
                                   a watch sees ADDED (a `default` ServiceAccount is made too,
                                   as the ServiceAccount controller does, unless no_default_sa)
@@ -55,7 +56,7 @@ RV, with a BOOKMARK every bookmark_interval seconds (default 1).  A watch from a
 resourceVersion older than the compacted history answers 410 Gone ("too old resource
 version"); "expire_watches" compacts the history and ends every open watch with an
 ERROR event holding that 410 Status; "end_watches" just ends them (as timeoutSeconds
-does).  The fake insists on resourceVersion and allowWatchBookmarks=true.
+does); "gone_next_watches" makes the next n watch requests answer HTTP 410 at once.  The fake insists on resourceVersion and allowWatchBookmarks=true.
 Cluster-wide lists GET /api/v1/secrets and /api/v1/serviceaccounts take
 fieldSelector=metadata.name=NAME, limit and continue.  ServiceAccounts are read with
 GET and written with PUT carrying metadata.resourceVersion (409 on a mismatch);
@@ -65,6 +66,7 @@ import argparse
 import base64
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -90,6 +92,7 @@ STATE = {
     "forbid_cluster": set(),
     "bookmark_interval": 1.0,
     "no_default_sa": False,
+    "gone_next_watches": 0,
     "tokens": set(),
     "basic": {},
     "forbid": set(),
@@ -515,6 +518,10 @@ class Handler(BaseHTTPRequestHandler):
             sel = q.get("labelSelector", "")
             labels_match({}, sel)  # validates it
             with LOCK:
+                if STATE["gone_next_watches"] > 0:
+                    STATE["gone_next_watches"] -= 1
+                    raise ApiError(410, "Expired", "too old resource version: %s (%d)"
+                                   % (rv, STATE["rv"]))
                 if int(rv) < STATE["compacted"]:
                     raise ApiError(410, "Expired", "too old resource version: %s (%d)"
                                    % (rv, STATE["compacted"]))
@@ -864,6 +871,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["forbid_cluster"] = set(data["forbid_cluster"])
                 if "bookmark_interval" in data:
                     STATE["bookmark_interval"] = float(data["bookmark_interval"])
+                if "gone_next_watches" in data:
+                    STATE["gone_next_watches"] = int(data["gone_next_watches"])
                 if "no_default_sa" in data:
                     STATE["no_default_sa"] = bool(data["no_default_sa"])
                 if data.get("expire_watches"):
@@ -945,6 +954,9 @@ def serve(args):
         def get_request(self):
             sock, addr = self.socket.accept()
             sock.settimeout(30)
+            # Headers and body leave in separate writes: without this, Nagle's algorithm
+            # and the client's delayed ACK add 40 ms to every answer.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 return ctx.wrap_socket(sock, server_side=True), addr
             except (ssl.SSLError, OSError):
