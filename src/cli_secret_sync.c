@@ -147,6 +147,12 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
                 dh_error_make(err, EINVAL, "--registry needs a registry");
                 goto out;
             }
+            for (size_t j = 0; j < regs.n; j++) {
+                if (!strcmp(regs.v[j], v)) {
+                    dh_error_make(err, EINVAL, "--registry '%s' is given twice", v);
+                    goto out;
+                }
+            }
             strv_push(&regs, v);
         } else if ((got = opt_value(argc, argv, &i, "--namespaces", &v, err)) != 0) {
             if (got < 0 || split_names("--namespaces", v, false, &nss, err) < 0)

@@ -279,6 +279,8 @@ no_secret() { ! fake_ctl GET "/_fake/secret/$1/regcred" >/dev/null; }
     [ "$status" -eq 1 ] && [[ $stderr == *"exactly one of --namespaces, --selector and --all-namespaces"* ]]
     run --separate-stderr "$DH_CLI" secret sync --name Bad_Name --registry "$REG" --all-namespaces
     [ "$status" -eq 1 ] && [[ $stderr == *"'Bad_Name' is not a valid Secret name"* ]]
+    run --separate-stderr "$DH_CLI" secret sync --name r --registry "$REG" --registry "$REG" --all-namespaces
+    [ "$status" -eq 1 ] && [[ $stderr == *"--registry '$REG' is given twice"* ]]
     run --separate-stderr "$DH_CLI" secret sync --name r --registry "$REG" --namespaces a --exclude b
     [ "$status" -eq 1 ] && [[ $stderr == *"--exclude does not go with --namespaces"* ]]
     run --separate-stderr "$DH_CLI" secret sync --name r --registry "$REG" --all-namespaces --min-interval 2h --max-interval 1h
