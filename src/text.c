@@ -107,12 +107,15 @@ void dh_trim_space(const char *s, size_t len, size_t *ret_start, size_t *ret_len
 
 int dh_json_go_quote(struct dh_buf *out, const char *s, struct dh_error **err)
 {
+    return dh_json_go_quote_n(out, s, strlen(s), err);
+}
+
+int dh_json_go_quote_n(struct dh_buf *out, const char *s, size_t len, struct dh_error **err)
+{
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t len = 0, i = 0, run = 0;
+    size_t i = 0, run = 0;
 
-    while (p[len])
-        len++;
     if (dh_buf_append(out, "\"", 1, err) < 0)
         return -1;
     while (i < len) {

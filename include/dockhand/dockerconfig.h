@@ -15,7 +15,8 @@
  *    docker CLI writes it (tab indent, no trailing newline).  Strings are
  *    escaped as Go's encoding/json does (docker's own writer), so a file the
  *    docker CLI wrote and dockhand did not change serialises to the same bytes.
- *  - Saving writes nothing when the bytes are unchanged; otherwise temp file in
+ *  - Saving writes nothing when the document was not edited (so a hand-written
+ *    file dockhand would format differently is left alone); otherwise temp file in
  *    the same directory + fsync + rename + fsync of the directory, keeping the
  *    old file's mode and owner (0600 for a new one), after resolving symlinks
  *    (a dotfile-managed config.json stays a symlink), like docker/cli's Save().
@@ -84,10 +85,11 @@ json_t *dh_dockerconfig_auths(struct dh_dockerconfig *c, bool create);
 int dh_dockerconfig_serialize(const struct dh_dockerconfig *c, struct dh_buf *out,
                               struct dh_error **err);
 
-/* True when the document serialises to other bytes than were read. */
+/* True when the document was edited since it was read or saved (values or key
+   order); a missing or empty file is edited once anything was added. */
 bool dh_dockerconfig_changed(const struct dh_dockerconfig *c);
 
-/* Writes the document when it changed (sets *ret_written when given).  The
+/* Writes the document when it was edited (sets *ret_written when given).  The
    lock, when taken, is kept until dh_dockerconfig_free(). */
 int dh_dockerconfig_save(struct dh_dockerconfig *c, bool *ret_written, struct dh_error **err);
 

@@ -21,6 +21,8 @@ void dh_trim_space(const char *s, size_t len, size_t *ret_start, size_t *ret_len
    U+2028 and U+2029 as \uXXXX, control characters as \b \f \n \r \t or
    \u00XX, invalid UTF-8 bytes as \ufffd, everything else raw. */
 int dh_json_go_quote(struct dh_buf *out, const char *s, struct dh_error **err);
+/* The same for s[0..len), which may hold NUL bytes (encoded as \u0000). */
+int dh_json_go_quote_n(struct dh_buf *out, const char *s, size_t len, struct dh_error **err);
 
 /* Percent-decodes s[0..n) into a new string, '+' as a space (query/form style).
    strict: a malformed escape or %00 gives NULL; otherwise malformed escapes are kept
