@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """Validates the Kubernetes manifests under deploy/ (python3 + PyYAML, no cluster).
 
-    hack/validate-deploy.py [DIR]            default: deploy/ beside this script
+    hack/validate-deploy.py [--dockhand BIN] [DIR]
+                                             default: deploy/ beside this script
     hack/validate-deploy.py --build KDIR     print the objects KDIR's kustomization
                                              builds, one "Kind namespace/name" a line
 
 Checks, printing one "path: problem" line each and exiting 1 when there is any:
   * every *.yaml / *.yml file parses (all its documents), and every folder has a README.md;
   * every document is a kustomization (apiVersion kustomize.config.k8s.io/v1beta1, kind
-    Kustomization, resources/patches that exist) or a Kubernetes object with apiVersion,
+    Kustomization, resources/patches that exist), a node configuration file
+    (kubelet.config.k8s.io CredentialProviderConfig: providers with name, apiVersion,
+    matchImages and defaultCacheDuration), a dockhand config.yaml (a document with no
+    apiVersion and no kind: loaded by the built dockhand, BIN or build/bin/dockhand, with
+    DOCKHAND_CONFIG, so its own schema check names any bad key and line), or a Kubernetes
+    object with apiVersion,
     kind and metadata.name, plus the fields its kind requires (containers with name,
     image and command; CronJob schedule and restartPolicy; Deployment selector matching
     its template; RBAC rules with apiGroups, resources and verbs, and no "*");
@@ -27,7 +33,9 @@ Checks, printing one "path: problem" line each and exiting 1 when there is any:
 """
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -39,6 +47,9 @@ KNOWN_NAMESPACES = {"kube-system", "default", "kube-public"}
 CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 ERRORS = []
+DOCKHAND = None  # the built dockhand, for config files
+PROVIDER_APIS = {"credentialprovider.kubelet.k8s.io/v1", "credentialprovider.kubelet.k8s.io/v1beta1",
+                 "credentialprovider.kubelet.k8s.io/v1alpha1"}
 
 
 def err(where, msg):
@@ -191,6 +202,58 @@ def check_object(where, obj):
         reason = get(obj, "metadata", "annotations", "dockhand.io/privileged-reason")
         check_containers(where, spec, bool(reason))
     return True
+
+
+# --- files that are not API objects ------------------------------------------------------
+
+def check_credential_provider_config(where, doc):
+    if not str(doc.get("apiVersion", "")).startswith("kubelet.config.k8s.io/"):
+        err(where, "CredentialProviderConfig needs apiVersion kubelet.config.k8s.io/v1")
+    provs = doc.get("providers")
+    if not isinstance(provs, list) or not provs:
+        err(where, "providers: at least one provider is required")
+        return
+    for i, p in enumerate(provs):
+        w = "%s providers[%d]" % (where, i)
+        if not isinstance(p, dict):
+            err(w, "must be a mapping")
+            continue
+        if not isinstance(p.get("name"), str) or not p.get("name") or "/" in p["name"]:
+            err(w, "name (the plugin binary's name) is required")
+        if p.get("apiVersion") not in PROVIDER_APIS:
+            err(w, "apiVersion must be one of %s" % ", ".join(sorted(PROVIDER_APIS)))
+        mi = p.get("matchImages")
+        if not isinstance(mi, list) or not mi or not all(isinstance(x, str) and x for x in mi):
+            err(w, "matchImages: a non-empty list of image patterns is required")
+        if not isinstance(p.get("defaultCacheDuration"), str):
+            err(w, "defaultCacheDuration is required")
+
+
+def check_dockhand_config(path):
+    """A dockhand config.yaml: loaded by dockhand itself (its schema names file and line)."""
+    if not DOCKHAND or not os.access(DOCKHAND, os.X_OK):
+        print("%s: note: parsed only; build dockhand (or pass --dockhand) to check it as a "
+              "dockhand config" % path, file=sys.stderr)
+        return
+    with tempfile.TemporaryDirectory() as home:
+        env = {"PATH": "/usr/bin:/bin", "HOME": home, "XDG_CONFIG_HOME": home,
+               "XDG_CACHE_HOME": home, "XDG_DATA_HOME": home,
+               "DOCKHAND_CONFIG": os.path.abspath(path)}
+        r = subprocess.run([DOCKHAND, "token", "validate-deploy.invalid"], env=env,
+                           capture_output=True, text=True, timeout=30)
+    out = (r.stdout + r.stderr).strip()
+    if "is not a registry dockhand mints tokens for" not in out:
+        err(path, "not a valid dockhand config: %s" % out.replace("dockhand: error: ", ""))
+
+
+def check_doc(where, doc):
+    """Any document that is not a kustomization."""
+    if isinstance(doc, dict) and "apiVersion" not in doc and "kind" not in doc:
+        check_dockhand_config(where)
+    elif isinstance(doc, dict) and doc.get("kind") == "CredentialProviderConfig":
+        check_credential_provider_config(where, doc)
+    else:
+        check_object(where, doc)
 
 
 # --- kustomize (the subset deploy/ uses) --------------------------------------------------
@@ -405,7 +468,7 @@ def validate(root):
                 if is_kustomization(doc):
                     err(p, "a Kustomization must be named kustomization.yaml")
                 else:
-                    check_object(p, doc)
+                    check_doc(p, doc)
     n_objs = 0
     for kd in kdirs:
         objs = build(kd)
@@ -415,6 +478,13 @@ def validate(root):
 
 
 def main(argv):
+    global DOCKHAND
+    here = os.path.dirname(os.path.abspath(__file__))
+    DOCKHAND = os.environ.get("DOCKHAND_BIN") or os.path.join(here, "..", "build", "bin",
+                                                              "dockhand")
+    if len(argv) >= 3 and argv[1] == "--dockhand":
+        DOCKHAND = argv[2]
+        argv = argv[:1] + argv[3:]
     if len(argv) == 3 and argv[1] == "--build":
         objs = build(argv[2])
         for o in objs:
@@ -424,7 +494,8 @@ def main(argv):
             print(e, file=sys.stderr)
         return 1 if ERRORS else 0
     if len(argv) > 2 or (len(argv) == 2 and argv[1].startswith("-")):
-        print("usage: validate-deploy.py [DIR] | --build KUSTOMIZATION-DIR", file=sys.stderr)
+        print("usage: validate-deploy.py [--dockhand BIN] [DIR] | --build KUSTOMIZATION-DIR",
+              file=sys.stderr)
         return 2
     root = argv[1] if len(argv) == 2 else os.path.join(os.path.dirname(__file__), "..", "deploy")
     root = os.path.normpath(root)

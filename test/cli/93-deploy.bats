@@ -11,6 +11,7 @@ V="$DH_ROOT/hack/validate-deploy.py"
 
 setup() {
     dh_require python3
+    [ -x "$DH_CLI" ] || { echo "dockhand not built: $DH_CLI" >&2; return 1; }
     python3 -c 'import yaml' || { echo "python3-yaml is missing (hack/install-deps.sh)" >&2; return 1; }
     COPY="$BATS_TEST_TMPDIR/deploy"
     cp -r "$DH_ROOT/deploy" "$COPY"
@@ -20,14 +21,14 @@ setup() {
 broken() {
     sed -i "$2" "$COPY/$1"
     ! cmp -s "$COPY/$1" "$DH_ROOT/deploy/$1" || { echo "the edit '$2' changed nothing" >&2; return 1; }
-    run python3 "$V" "$COPY"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
     echo "$output"
     [ "$status" -eq 1 ]
     [[ $output == *"$3"* ]]
 }
 
 @test "every YAML file under deploy/ is valid, and the kustomizations build" {
-    run python3 "$V" "$DH_ROOT/deploy"
+    run python3 "$V" --dockhand "$DH_CLI" "$DH_ROOT/deploy"
     echo "$output"
     [ "$status" -eq 0 ]
     [[ $output == *": ok" ]]
@@ -86,7 +87,7 @@ EOF
     broken base/kustomization.yaml 's/  - configmap.yaml/  - config-map.yaml/' "resource 'config-map.yaml' does not exist"
     cp -r "$DH_ROOT/deploy/." "$COPY/"
     cp "$COPY/base/configmap.yaml" "$COPY/base/extra.yaml"
-    run python3 "$V" "$COPY"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
     [ "$status" -eq 1 ]
     [[ $output == *"extra.yaml: is not listed in"* ]]
 }
@@ -97,7 +98,7 @@ EOF
     broken base/cronjob.yaml 's/--name=dockhand-pull/--name=regcred/' "may not patch Secret 'regcred'"
     cp -r "$DH_ROOT/deploy/." "$COPY/"
     rm "$COPY/variants/README.md"
-    run python3 "$V" "$COPY"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
     [ "$status" -eq 1 ]
     [[ $output == *"variants: every folder needs a README.md"* ]]
 }
@@ -108,4 +109,34 @@ EOF
     broken variants/deployment/deployment.yaml 's/runAsNonRoot: true/runAsNonRoot: false/' "runAsNonRoot: true is required"
     cp -r "$DH_ROOT/deploy/." "$COPY/"
     broken base/cronjob.yaml '/^                limits:/,/^                  memory: 64Mi/d' "resources.requests.memory and resources.limits.memory are required"
+}
+
+@test "node files: a CredentialProviderConfig and a dockhand config.yaml are checked, not taken for API objects" {
+    mkdir "$COPY/node"
+    echo "# node files" >"$COPY/node/README.md"
+    cat >"$COPY/node/credential-provider-config.yaml" <<'EOF'
+apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: dockhand
+    args: ["kubelet-provider"]
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    matchImages: ["*.dkr.ecr.*.amazonaws.com"]
+    defaultCacheDuration: "5m"
+EOF
+    printf 'store: dir:/etc/dockhand/pull-secrets\nlog:\n  level: info\n' >"$COPY/node/config.yaml"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    sed -i 's/matchImages:/matchImagez:/' "$COPY/node/credential-provider-config.yaml"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"matchImages: a non-empty list of image patterns is required"* ]]
+    sed -i 's/matchImagez:/matchImages:/' "$COPY/node/credential-provider-config.yaml"
+    sed -i 's/^log:/lag:/' "$COPY/node/config.yaml"
+    run python3 "$V" --dockhand "$DH_CLI" "$COPY"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ $output == *"config.yaml:2: unknown key 'lag'"* ]]
 }
