@@ -108,7 +108,7 @@ run "unchanged, cluster-wide lists forbidden"
 echo
 echo "expected: first run writes $((2 * N)) (one apply + one ServiceAccount PUT per namespace) with"
 echo "one ECR token fetch; an unchanged run writes 0 and only lists namespaces, Secrets and"
-echo "ServiceAccounts cluster-wide (500 per page: $((3 * ((N + 499) / 500)))) calls), or reads each namespace's"
+echo "ServiceAccounts cluster-wide (500 per page: $((3 * ((N + 499) / 500))) calls), or reads each namespace's"
 echo "Secret and ServiceAccount when those lists are forbidden.  A later run reuses the cached"
 echo "token (0 fetches) until it nears expiry."
 echo "peers: none installable from Debian (registry-creds, imagepullsecret-patcher); numbers alone."
