@@ -12,8 +12,8 @@ PKGS=(
     # tests: real registry, real clients, peers, keyring
     bats jq skopeo docker-registry apache2-utils umoci golang-docker-credential-helpers pass gnupg
     gnome-keyring dbus dbus-x11 libsecret-tools dbus-tests strace
-    # test fakes (AWS, Google, Kubernetes API servers) and test certificates
-    python3 openssl util-linux mount
+    # test fakes (AWS, Google, Kubernetes API servers), test certificates, deploy/ validation
+    python3 python3-yaml openssl util-linux mount
     # prune: systemd-analyze checks the units in deploy/prune/
     systemd
     # benchmarks

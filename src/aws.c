@@ -611,27 +611,59 @@ static int assume_role(struct chain *c, const struct dh_aws_creds *src, const ch
     return 0;
 }
 
-static int web_identity(struct chain *c, const char *token_file, const char *role_arn,
-                        const char *session, struct dh_aws_creds **ret, struct dh_error **err)
+/* AssumeRoleWithWebIdentity with the token in memory (not logged, sent in the body only). */
+static int web_identity_token(struct chain *c, const char *tok, const char *role_arn,
+                              const char *session, struct dh_aws_creds **ret, struct dh_error **err)
 {
     _cleanup_buf_ struct dh_buf form = DH_BUF_INIT_SECRET(256 << 10);
     _cleanup_free_ char *sn = session_name(session);
     _cleanup_free_ char *source = dh_xasprintf("web identity (role '%s')", role_arn);
-    char *tok = NULL;
-    int rc;
 
-    if (read_trimmed(token_file, true, &tok, err) < 0)
-        return dh_error_wrap(err, "reading web identity token");
     form_add(&form, "Action", "AssumeRoleWithWebIdentity");
     form_add(&form, "Version", STS_VERSION);
     form_add(&form, "RoleArn", role_arn);
     form_add(&form, "RoleSessionName", sn);
     form_add(&form, "WebIdentityToken", tok);
-    dh_str_free_wipe(tok);
-    rc = sts_call(c, "AssumeRoleWithWebIdentity", &form, NULL, source, ret, err);
-    if (rc < 0)
+    if (sts_call(c, "AssumeRoleWithWebIdentity", &form, NULL, source, ret, err) < 0)
         return dh_error_wrap(err, "web identity for role '%s'", role_arn);
     return 0;
+}
+
+static int web_identity(struct chain *c, const char *token_file, const char *role_arn,
+                        const char *session, struct dh_aws_creds **ret, struct dh_error **err)
+{
+    char *tok = NULL;
+    int rc;
+
+    if (read_trimmed(token_file, true, &tok, err) < 0)
+        return dh_error_wrap(err, "reading web identity token");
+    rc = web_identity_token(c, tok, role_arn, session, ret, err);
+    dh_str_free_wipe(tok);
+    return rc;
+}
+
+int dh_aws_assume_role_with_web_identity(const char *token, const char *role_arn,
+                                         const char *session, const char *region,
+                                         struct dh_aws_creds **ret, struct dh_error **err)
+{
+    const struct dh_aws_options opt = {.region = region};
+    struct chain c;
+    int rc;
+
+    if (!token || !*token || strlen(token) > MAX_TOKEN)
+        return dh_error_make(err, EINVAL,
+                             "web identity for role '%s': the token is empty or "
+                             "longer than %zu bytes",
+                             role_arn ? role_arn : "", MAX_TOKEN);
+    if (!role_arn || !*role_arn)
+        return dh_error_make(err, EINVAL, "web identity: no role to assume");
+    if (chain_init(&c, &opt, false, err) < 0) {
+        chain_release(&c);
+        return -1;
+    }
+    rc = web_identity_token(&c, token, role_arn, session, ret, err);
+    chain_release(&c);
+    return rc;
 }
 
 /* ---- JSON credentials (container, IMDS, credential_process) ---- */

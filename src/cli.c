@@ -30,6 +30,7 @@ static const struct cli_command commands[] = {
         {"kubelet-provider", "the kubelet credential provider plugin", dh_cmd_kubelet_provider},
         {"login", "check credentials against a registry and store them", dh_cmd_login},
         {"logout", "erase a registry's credentials", dh_cmd_logout},
+        {"pull", "pull images into an OCI image layout", dh_cmd_pull},
         {"prune", "remove stale entries from config.json", dh_cmd_prune},
         {"secret", "generate or sync kubernetes.io/dockerconfigjson Secrets", dh_cmd_secret},
         {"token", "show the token dockhand mints for an ECR or GCR registry", cmd_token},

@@ -111,6 +111,34 @@ static const struct config_key gcr_keys[] = {
         {.name = NULL},
 };
 
+static const struct config_key kubelet_keys[] = {
+        {.name = "cache_duration",
+         .type = KEY_DURATION,
+         .offset = FIELD(kubelet_cache_duration_ms),
+         .max = 7ull * 24 * 3600 * 1000},
+        {.name = "ecr_role_arn",
+         .type = KEY_STRING,
+         .offset = FIELD(kubelet_ecr_role_arn),
+         .flags = KEY_NONEMPTY},
+        {.name = "gcp_audience",
+         .type = KEY_STRING,
+         .offset = FIELD(kubelet_gcp_audience),
+         .flags = KEY_NONEMPTY},
+        {.name = "gcp_service_account",
+         .type = KEY_STRING,
+         .offset = FIELD(kubelet_gcp_service_account),
+         .flags = KEY_NONEMPTY},
+        {.name = "gcp_sts_url",
+         .type = KEY_STRING,
+         .offset = FIELD(kubelet_gcp_sts_url),
+         .flags = KEY_NONEMPTY},
+        {.name = "gcp_iam_url",
+         .type = KEY_STRING,
+         .offset = FIELD(kubelet_gcp_iam_url),
+         .flags = KEY_NONEMPTY},
+        {.name = NULL},
+};
+
 static const struct config_key top_keys[] = {
         {.name = "store", .type = KEY_STRING, .offset = FIELD(store), .flags = KEY_NONEMPTY},
         {.name = "namespace",
@@ -120,6 +148,7 @@ static const struct config_key top_keys[] = {
         {.name = "routes", .type = KEY_CUSTOM, .handler = parse_routes},
         {.name = "ecr", .type = KEY_CUSTOM, .handler = parse_ecr},
         {.name = "gcr", .type = KEY_SECTION, .section = gcr_keys},
+        {.name = "kubelet", .type = KEY_SECTION, .section = kubelet_keys},
         {.name = "log", .type = KEY_SECTION, .section = log_keys},
         {.name = "file", .type = KEY_SECTION, .section = file_keys},
         {.name = NULL},
@@ -466,6 +495,7 @@ static struct dh_config *config_new(void)
     c->namespace = dh_xstrdup(DH_CONFIG_DEFAULT_NAMESPACE);
     c->log_level = DH_LOG_WARN;
     c->log_format = DH_LOG_TEXT;
+    c->kubelet_cache_duration_ms = DH_CONFIG_UNSET;
     return c;
 }
 
@@ -482,6 +512,11 @@ void dh_config_free(struct dh_config *c)
     ecr_free(c->ecr, c->n_ecr);
     strv_free(c->gcr_registries, c->n_gcr_registries);
     free(c->gcr_key_file);
+    free(c->kubelet_ecr_role_arn);
+    free(c->kubelet_gcp_audience);
+    free(c->kubelet_gcp_service_account);
+    free(c->kubelet_gcp_sts_url);
+    free(c->kubelet_gcp_iam_url);
     free(c);
 }
 

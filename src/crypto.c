@@ -58,6 +58,25 @@ void dh_sha256(const void *data, size_t len, uint8_t out[DH_SHA256_LEN])
     dh_wipe(&ctx, sizeof(ctx));
 }
 
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct dh_sha256_ctx *)0)->opaque),
+               "struct dh_sha256_ctx too small for SHA256_CTX");
+
+void dh_sha256_init(struct dh_sha256_ctx *c)
+{
+    SHA256_Init((SHA256_CTX *)(void *)c->opaque);
+}
+
+void dh_sha256_update(struct dh_sha256_ctx *c, const void *data, size_t len)
+{
+    SHA256_Update((SHA256_CTX *)(void *)c->opaque, data, len);
+}
+
+void dh_sha256_final(struct dh_sha256_ctx *c, uint8_t out[DH_SHA256_LEN])
+{
+    SHA256_Final(out, (SHA256_CTX *)(void *)c->opaque);
+    dh_wipe(c, sizeof(*c));
+}
+
 void dh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                     uint8_t out[DH_SHA256_LEN])
 {

@@ -789,21 +789,19 @@ out:
     return r;
 }
 
-static int mint_external_account(struct dh_gcp_source *s, struct dh_token **ret,
-                                 struct dh_error **err)
+/* The STS token exchange (then impersonation when configured) for a subject token. */
+static int exchange_subject(struct dh_gcp_source *s, const char *subject, struct dh_token **ret,
+                            struct dh_error **err)
 {
     struct dh_token *sts = NULL;
     int r;
-    _cleanup_buf_ struct dh_buf subject = DH_BUF_INIT_SECRET(SUBJECT_TOKEN_MAX);
     _cleanup_buf_ struct dh_buf form = DH_BUF_INIT_SECRET(4 * SUBJECT_TOKEN_MAX);
 
-    if (read_subject_token(s, &subject, err) < 0)
-        return -1;
     if (form_add(&form, "grant_type", GRANT_TOKEN_EXCHANGE, err) < 0 ||
         form_add(&form, "audience", s->audience, err) < 0 ||
         form_add(&form, "scope", DH_GCP_SCOPE, err) < 0 ||
         form_add(&form, "requested_token_type", TOKEN_TYPE_ACCESS, err) < 0 ||
-        form_add(&form, "subject_token", subject.data, err) < 0 ||
+        form_add(&form, "subject_token", subject, err) < 0 ||
         form_add(&form, "subject_token_type", s->subject_token_type, err) < 0)
         return -1;
     /* STS may leave expires_in out when the subject token's lifetime is unknown */
@@ -814,6 +812,74 @@ static int mint_external_account(struct dh_gcp_source *s, struct dh_token **ret,
     r = impersonate(s, sts->secret, ret, err);
     dh_token_free(sts);
     return r;
+}
+
+static int mint_external_account(struct dh_gcp_source *s, struct dh_token **ret,
+                                 struct dh_error **err)
+{
+    _cleanup_buf_ struct dh_buf subject = DH_BUF_INIT_SECRET(SUBJECT_TOKEN_MAX);
+
+    if (read_subject_token(s, &subject, err) < 0)
+        return -1;
+    return exchange_subject(s, subject.data, ret, err);
+}
+
+/* A service account e-mail safe to put in a URL path: [A-Za-z0-9._-]+@[A-Za-z0-9.-]+ */
+static bool sa_email_valid(const char *e)
+{
+    const char *at = strchr(e, '@');
+    size_t n = strlen(e);
+
+    if (!at || at == e || !at[1] || n > 254 || strchr(at + 1, '@'))
+        return false;
+    for (const char *p = e; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-@", *p))
+            return false;
+    return true;
+}
+
+int dh_gcp_exchange_token(const struct dh_gcp_exchange *x, const char *subject_token,
+                          struct dh_token **ret, struct dh_error **err)
+{
+    _cleanup_gcp_source_ struct dh_gcp_source *s = NULL;
+    const char *sts = x->sts_url && *x->sts_url ? x->sts_url : DH_GCP_STS_URL;
+    const char *iam = x->iam_url && *x->iam_url ? x->iam_url : DH_GCP_IAM_URL;
+    size_t iam_len = strlen(iam);
+
+    if (!x->audience || !*x->audience)
+        return dh_error_make(err, EINVAL, "workload identity federation: no audience");
+    if (!subject_token || !*subject_token || strlen(subject_token) > SUBJECT_TOKEN_MAX)
+        return dh_error_make(err, EINVAL,
+                             "workload identity federation: the subject token is empty or "
+                             "longer than %zu bytes",
+                             SUBJECT_TOKEN_MAX);
+    s = dh_xcalloc(1, sizeof(*s));
+    s->kind = GCP_EXTERNAL_ACCOUNT;
+    s->path = dh_xstrdup("workload identity federation");
+    if (check_endpoint(s->path, "sts url", sts, err) < 0 ||
+        check_endpoint(s->path, "iam url", iam, err) < 0)
+        return -1;
+    s->audience = dh_xstrdup(x->audience);
+    s->subject_token_type = dh_xstrdup(DH_GCP_TOKEN_TYPE_JWT);
+    s->token_uri = dh_xstrdup(sts);
+    if (x->service_account && *x->service_account) {
+        _cleanup_free_ char *e = NULL;
+
+        if (!sa_email_valid(x->service_account)) {
+            e = sanitize(x->service_account);
+            return dh_error_make(err, EINVAL,
+                                 "workload identity federation: '%s' is not a service account "
+                                 "e-mail address",
+                                 e);
+        }
+        while (iam_len > 0 && iam[iam_len - 1] == '/')
+            iam_len--;
+        s->impersonation_url =
+                dh_xasprintf("%.*s/v1/projects/-/serviceAccounts/%s:generateAccessToken",
+                             (int)iam_len, iam, x->service_account);
+        s->impersonation_lifetime = 3600;
+    }
+    return exchange_subject(s, subject_token, ret, err);
 }
 
 static int mint_metadata(struct dh_gcp_source *s, struct dh_token **ret, struct dh_error **err)

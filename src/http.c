@@ -82,6 +82,16 @@ static struct {
     __typeof__(curl_url_get) *url_get;
     __typeof__(curl_url_cleanup) *url_cleanup;
     __typeof__(curl_free) *cfree;
+    /* curl multi, for dh_http_multi (parallel transfers) */
+    __typeof__(curl_multi_init) *multi_init;
+    __typeof__(curl_multi_cleanup) *multi_cleanup;
+    __typeof__(curl_multi_setopt) *multi_setopt;
+    __typeof__(curl_multi_add_handle) *multi_add_handle;
+    __typeof__(curl_multi_remove_handle) *multi_remove_handle;
+    __typeof__(curl_multi_perform) *multi_perform;
+    __typeof__(curl_multi_wait) *multi_wait;
+    __typeof__(curl_multi_info_read) *multi_info_read;
+    __typeof__(curl_multi_strerror) *multi_strerror;
 } api;
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -91,6 +101,7 @@ static const char *lib_name;
 static unsigned int lib_version_num;
 static char lib_version[32];
 static bool lib_gnutls; /* TLS backend is GnuTLS */
+static bool lib_http2;  /* built with HTTP/2 (nghttp2) */
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *shared_handle; /* guarded by shared_lock */
@@ -118,6 +129,15 @@ static const struct {
         SYM(url_get, "curl_url_get"),
         SYM(url_cleanup, "curl_url_cleanup"),
         SYM(cfree, "curl_free"),
+        SYM(multi_init, "curl_multi_init"),
+        SYM(multi_cleanup, "curl_multi_cleanup"),
+        SYM(multi_setopt, "curl_multi_setopt"),
+        SYM(multi_add_handle, "curl_multi_add_handle"),
+        SYM(multi_remove_handle, "curl_multi_remove_handle"),
+        SYM(multi_perform, "curl_multi_perform"),
+        SYM(multi_wait, "curl_multi_wait"),
+        SYM(multi_info_read, "curl_multi_info_read"),
+        SYM(multi_strerror, "curl_multi_strerror"),
 };
 #undef SYM
 
@@ -161,6 +181,7 @@ static void load(void)
     lib_version_num = vi ? vi->version_num : 0;
     snprintf(lib_version, sizeof(lib_version), "%s", vi && vi->version ? vi->version : "?");
     lib_gnutls = vi && vi->ssl_version && strncasecmp(vi->ssl_version, "GnuTLS", 6) == 0;
+    lib_http2 = vi && (vi->features & CURL_VERSION_HTTP2);
     if (lib_version_num < MIN_CURL_VERSION) {
         load_error = dh_xasprintf("libcurl %s (%s) is too old: %s or newer needed", lib_version,
                                   lib_name, MIN_CURL_VERSION_STR);
@@ -857,4 +878,579 @@ const char *dh_http_header(const struct dh_http_response *resp, const char *name
             return resp->headers[i].value;
     }
     return NULL;
+}
+
+/* ---- parallel transfers (curl multi) ----
+
+   Each queued request becomes a struct mxfer: copies of the URL, headers and CA
+   path (the caller's request may be gone when it starts), a shim dh_http_request
+   so that configure() sets every option dh_http_do sets, then the multi-specific
+   options on top (HTTP/2, PIPEWAIT, Range, low-speed limits, our write callback).
+   Transfers wait in a queue ordered by their start time; at most max_concurrent
+   easy handles are in the multi handle at once. */
+
+#define MULTI_ERROR_BODY_MAX      ((size_t)64 << 10)
+#define MULTI_DEFAULT_CONCURRENCY 4
+#define MULTI_LOW_SPEED_BYTES     1024L
+#define MULTI_LOW_SPEED_SECONDS   30L
+/* "No limit" on a whole transfer: curl takes 0 as none, configure() takes 0 as its default. */
+#define MULTI_NO_TIMEOUT_MS (365L * 24 * 3600 * 1000)
+
+struct mxfer {
+    struct xfer x; /* first: the header callback's argument */
+    struct mxfer *next;
+    struct dh_http_multi_request mreq; /* with our copies below */
+    struct dh_http_request req;        /* the shim for configure() */
+    char *url;
+    char **headers;
+    size_t n_headers;
+    char *ca_file;
+    void *tag;
+    long start_at_ms; /* not before (monotonic) */
+    long started_ms;
+    int64_t skip;       /* bytes of a 200 still to drop (range ignored) */
+    bool range_checked; /* status and Content-Range looked at */
+    bool range_ignored;
+    int64_t delivered;
+    CURL *h;
+    struct url_parts u;
+    struct header_list hl;
+    char errbuf[CURL_ERROR_SIZE];
+    struct dh_http_response resp;
+};
+
+struct dh_http_multi {
+    CURLM *cm;
+    unsigned max_concurrent;
+    bool http2;
+    struct mxfer *queue; /* waiting, by start_at_ms */
+    struct mxfer *running;
+    size_t n_running;
+    size_t n_queued;
+};
+
+static CURLMcode mset_long(CURLM *cm, CURLMoption opt, long v)
+{
+    return api.multi_setopt(cm, opt, v);
+}
+
+static void mxfer_free(struct mxfer *t)
+{
+    size_t i;
+
+    if (!t)
+        return;
+    if (t->h)
+        api.easy_cleanup(t->h);
+    header_list_release(&t->hl);
+    if (t->u.u)
+        url_parts_release(&t->u);
+    dh_error_free(&t->x.cb_err);
+    dh_http_response_release(&t->resp);
+    dh_str_free_wipe(t->url); /* a URL may hold a secret query */
+    for (i = 0; i < t->n_headers; i++)
+        dh_str_free_wipe(t->headers[i]);
+    free(t->headers);
+    free(t->ca_file);
+    free(t);
+}
+
+int dh_http_multi_new(const struct dh_http_multi_options *opt, struct dh_http_multi **ret,
+                      struct dh_error **err)
+{
+    struct dh_http_multi *m;
+    unsigned conc = opt && opt->max_concurrent ? opt->max_concurrent : MULTI_DEFAULT_CONCURRENCY;
+    unsigned host = opt && opt->max_host_connections ? opt->max_host_connections : conc;
+
+    *ret = NULL;
+    if (ensure_loaded(err) < 0)
+        return -1;
+    m = dh_xcalloc(1, sizeof(*m));
+    m->cm = api.multi_init();
+    if (!m->cm) {
+        free(m);
+        return dh_error_make(err, ENOMEM, "cannot create a libcurl multi handle");
+    }
+    m->max_concurrent = conc;
+    m->http2 = !(opt && opt->no_http2);
+    if (mset_long(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, (long)host) != CURLM_OK ||
+        mset_long(m->cm, CURLMOPT_PIPELINING, m->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING) !=
+                CURLM_OK) {
+        dh_http_multi_free(m);
+        return dh_error_make(err, ENOTSUP, "libcurl %s (%s) rejects a multi option", lib_version,
+                             lib_name);
+    }
+    *ret = m;
+    return 0;
+}
+
+void dh_http_multi_free(struct dh_http_multi *m)
+{
+    struct mxfer *t, *next;
+
+    if (!m)
+        return;
+    for (t = m->running; t; t = next) {
+        next = t->next;
+        (void)api.multi_remove_handle(m->cm, t->h);
+        mxfer_free(t);
+    }
+    for (t = m->queue; t; t = next) {
+        next = t->next;
+        mxfer_free(t);
+    }
+    if (m->cm)
+        api.multi_cleanup(m->cm);
+    free(m);
+}
+
+size_t dh_http_multi_pending(const struct dh_http_multi *m)
+{
+    return m->n_queued + m->n_running;
+}
+
+/* The URL checks of dh_http_do: valid, https (or http when allowed). */
+static int check_url(const char *url, bool allow_http, struct url_parts *u, struct dh_error **err)
+{
+    if (!url)
+        return dh_error_make(err, EINVAL, "no url given");
+    if (url_parse(url, u, err) < 0)
+        return -1;
+    if (strcmp(u->scheme, "https") != 0 && strcmp(u->scheme, "http") != 0)
+        return dh_error_make(err, EPROTONOSUPPORT, "unsupported url scheme '%s' for '%s'",
+                             u->scheme, u->authority);
+    if (!strcmp(u->scheme, "http") && !allow_http)
+        return dh_error_make(err, EPERM, "refusing plain http to '%s': https required",
+                             u->authority);
+    return 0;
+}
+
+int dh_http_multi_add_delayed(struct dh_http_multi *m, const struct dh_http_multi_request *req,
+                              void *tag, long delay_ms, struct dh_error **err)
+{
+    struct mxfer *t, **pp;
+    size_t n = 0, i;
+
+    t = dh_xcalloc(1, sizeof(*t));
+    if (check_url(req->url, req->allow_http, &t->u, err) < 0) {
+        mxfer_free(t);
+        return -1;
+    }
+    for (n = 0; req->headers && req->headers[n]; n++) {
+        if (!header_valid(req->headers[n])) {
+            mxfer_free(t);
+            return dh_error_make(err, EINVAL,
+                                 "invalid request header #%zu (expected 'Name: value' on one line)",
+                                 n + 1);
+        }
+    }
+    t->mreq = *req;
+    t->url = dh_xstrdup(req->url);
+    t->headers = dh_xcalloc(n + 1, sizeof(char *));
+    for (i = 0; i < n; i++)
+        t->headers[i] = dh_xstrdup(req->headers[i]);
+    t->n_headers = n;
+    t->ca_file = req->ca_file ? dh_xstrdup(req->ca_file) : NULL;
+    t->mreq.url = t->url;
+    t->mreq.headers = (const char *const *)t->headers;
+    t->mreq.ca_file = t->ca_file;
+    t->tag = tag;
+    t->start_at_ms = now_ms() + (delay_ms > 0 ? delay_ms : 0);
+    for (pp = &m->queue; *pp && (*pp)->start_at_ms <= t->start_at_ms; pp = &(*pp)->next)
+        ;
+    t->next = *pp;
+    *pp = t;
+    m->n_queued++;
+    return 0;
+}
+
+int dh_http_multi_add(struct dh_http_multi *m, const struct dh_http_multi_request *req, void *tag,
+                      struct dh_error **err)
+{
+    return dh_http_multi_add_delayed(m, req, tag, 0, err);
+}
+
+/* Status and Content-Range of a ranged transfer, looked at with its first body bytes. */
+static int check_range(struct mxfer *t)
+{
+    long status = 0;
+
+    t->range_checked = true;
+    (void)api.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+    if (t->mreq.range_start <= 0 || status < 200 || status > 299)
+        return 0;
+    if (status == 206) {
+        const char *cr = dh_http_header(&t->resp, "Content-Range");
+        char *end = NULL;
+        long long first;
+
+        if (!cr || strncasecmp(cr, "bytes ", 6) != 0)
+            return dh_error_make(&t->x.cb_err, EPROTO,
+                                 "partial response from '%s' without a valid Content-Range",
+                                 t->u.authority);
+        errno = 0;
+        first = strtoll(cr + 6, &end, 10);
+        if (errno || end == cr + 6 || *end != '-' || first != (long long)t->mreq.range_start)
+            return dh_error_make(&t->x.cb_err, EPROTO,
+                                 "'%s' answered a range from byte %lld with '%.64s'",
+                                 t->u.authority, (long long)t->mreq.range_start, cr);
+        return 0;
+    }
+    /* The server ignored the range: drop what we already have. */
+    t->range_ignored = true;
+    t->skip = t->mreq.range_start;
+    return 0;
+}
+
+static size_t multi_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct mxfer *t = arg;
+    size_t len = size * nmemb, total = len;
+    long status = 0;
+
+    if (t->x.cb_err)
+        return 0;
+    if (!t->range_checked && check_range(t) < 0)
+        return 0;
+    (void)api.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        /* an error page: kept (capped) for the caller's message */
+        size_t room = MULTI_ERROR_BODY_MAX - t->resp.body.len;
+
+        if (len > room)
+            len = room;
+        if (len && dh_buf_append(&t->resp.body, data, len, &t->x.cb_err) < 0)
+            return 0;
+        return total;
+    }
+    if (t->skip) {
+        size_t drop = (int64_t)len < t->skip ? len : (size_t)t->skip;
+
+        t->skip -= (int64_t)drop;
+        data += drop;
+        len -= drop;
+        if (!len)
+            return total;
+    }
+    if ((uint64_t)len > (uint64_t)t->x.max_body - (uint64_t)t->delivered) {
+        dh_error_make(&t->x.cb_err, E2BIG, "response from '%s' larger than %zu bytes",
+                      t->u.authority, t->x.max_body);
+        return 0;
+    }
+    if (t->mreq.on_body) {
+        if (t->mreq.on_body(t->mreq.on_body_arg, data, len, &t->x.cb_err) < 0) {
+            if (!t->x.cb_err)
+                dh_error_make(&t->x.cb_err, EIO, "response from '%s' rejected", t->u.authority);
+            return 0;
+        }
+    }
+    t->delivered += (int64_t)len;
+    return total;
+}
+
+static int mxfer_setup(struct dh_http_multi *m, struct mxfer *t, struct dh_error **err)
+{
+    CURL *h;
+    size_t cap = t->mreq.max_body ? t->mreq.max_body : DH_HTTP_DEFAULT_MAX_BODY;
+
+    t->req = (struct dh_http_request){
+            .method = "GET",
+            .url = t->url,
+            .headers = t->mreq.headers,
+            .timeout_ms = t->mreq.timeout_ms > 0 ? t->mreq.timeout_ms : MULTI_NO_TIMEOUT_MS,
+            .connect_timeout_ms = t->mreq.connect_timeout_ms,
+            .max_body = cap,
+            .allow_http = t->mreq.allow_http,
+            .insecure_skip_verify = t->mreq.insecure_skip_verify,
+            .ca_file = t->ca_file,
+            .no_proxy = t->mreq.no_proxy,
+    };
+    dh_buf_init(&t->resp.body, MULTI_ERROR_BODY_MAX);
+    t->x.req = &t->req;
+    t->x.resp = &t->resp;
+    t->x.authority = t->u.authority;
+    /* curl's own cap on Content-Length: what we deliver plus a range the server may ignore */
+    t->x.max_body = cap;
+    h = t->h = api.easy_init();
+    if (!h)
+        return dh_error_make(err, ENOMEM, "cannot create a libcurl handle");
+    t->errbuf[0] = '\0';
+    if (configure(h, &t->req, "GET", &t->u, &t->hl, &t->x, t->errbuf, err) < 0)
+        return -1;
+    if (t->mreq.range_start > 0) {
+        char range[32];
+
+        snprintf(range, sizeof(range), "%lld-", (long long)t->mreq.range_start);
+        SET(set_str, CURLOPT_RANGE, range);
+        if ((uint64_t)cap + (uint64_t)t->mreq.range_start <= (uint64_t)INT64_MAX)
+            SET(set_off, CURLOPT_MAXFILESIZE_LARGE,
+                (curl_off_t)cap + (curl_off_t)t->mreq.range_start);
+    }
+    SET(set_long, CURLOPT_LOW_SPEED_LIMIT,
+        t->mreq.low_speed_bytes > 0 ? t->mreq.low_speed_bytes : MULTI_LOW_SPEED_BYTES);
+    SET(set_long, CURLOPT_LOW_SPEED_TIME,
+        t->mreq.low_speed_seconds > 0 ? t->mreq.low_speed_seconds : MULTI_LOW_SPEED_SECONDS);
+    SET(set_write_cb, CURLOPT_WRITEFUNCTION, multi_write_cb);
+    SET(set_ptr, CURLOPT_WRITEDATA, t);
+    SET(set_ptr, CURLOPT_PRIVATE, t);
+    if (m->http2 && lib_http2) {
+        /* a libcurl without HTTP/2 would refuse the option: it then speaks HTTP/1.1 */
+        SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        SET(set_long, CURLOPT_PIPEWAIT, 1L);
+    } else {
+        SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
+    return 0;
+}
+
+/* Moves due transfers from the queue into the multi handle. */
+static int multi_start_due(struct dh_http_multi *m, struct dh_error **err)
+{
+    long now = now_ms();
+
+    while (m->queue && m->n_running < m->max_concurrent && m->queue->start_at_ms <= now) {
+        struct mxfer *t = m->queue;
+        CURLMcode mc;
+
+        m->queue = t->next;
+        m->n_queued--;
+        if (mxfer_setup(m, t, err) < 0) {
+            mxfer_free(t);
+            return -1;
+        }
+        mc = api.multi_add_handle(m->cm, t->h);
+        if (mc != CURLM_OK) {
+            mxfer_free(t);
+            return dh_error_make(err, EIO, "cannot start a transfer: %s", api.multi_strerror(mc));
+        }
+        t->started_ms = now;
+        t->next = m->running;
+        m->running = t;
+        m->n_running++;
+    }
+    return 0;
+}
+
+static void multi_unlink_running(struct dh_http_multi *m, struct mxfer *t)
+{
+    struct mxfer **pp;
+
+    for (pp = &m->running; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            m->n_running--;
+            return;
+        }
+    }
+}
+
+static int multi_finish(struct dh_http_multi *m, struct mxfer *t, CURLcode rc,
+                        dh_http_multi_done_cb done, void *arg, struct dh_error **err)
+{
+    struct dh_http_multi_result res = {0};
+    long elapsed = now_ms() - t->started_ms, version = 0;
+    int r;
+
+    (void)api.multi_remove_handle(m->cm, t->h);
+    multi_unlink_running(m, t);
+    res.tag = t->tag;
+    res.elapsed_ms = elapsed;
+    res.delivered = t->delivered;
+    res.range_ignored = t->range_ignored;
+    (void)api.easy_getinfo(t->h, CURLINFO_NUM_CONNECTS, &res.new_connections);
+    (void)api.easy_getinfo(t->h, CURLINFO_HTTP_VERSION, &version);
+    res.http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : 1;
+    if (rc == CURLE_OK && !t->range_checked && check_range(t) < 0)
+        rc = CURLE_WRITE_ERROR;
+    if (rc == CURLE_OK && t->skip) {
+        dh_error_make(&t->x.cb_err, ECONNRESET, "response from '%s' ended before byte %lld",
+                      t->u.authority, (long long)t->mreq.range_start);
+        rc = CURLE_WRITE_ERROR;
+    }
+    if (rc != CURLE_OK) {
+        dh_log_debug("http GET %s://%s%s failed after %ld ms (curl error %d)", t->u.scheme,
+                     t->u.authority, t->u.path ? t->u.path : "/", elapsed, (int)rc);
+        if (t->x.cb_err)
+            dh_error_move(&res.err, &t->x.cb_err);
+        else
+            transfer_error(t->h, rc, t->errbuf, &t->u, &t->req, elapsed, &res.err);
+        /* what arrived is still described: status and headers when there were some */
+    }
+    (void)api.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->resp.status);
+    dh_log_debug("http GET %s://%s%s: %ld in %ld ms, %lld bytes", t->u.scheme, t->u.authority,
+                 t->u.path ? t->u.path : "/", t->resp.status, elapsed, (long long)t->delivered);
+    (void)dh_buf_append(&t->resp.body, "", 0, NULL);
+    res.resp = t->resp;
+    memset(&t->resp, 0, sizeof(t->resp));
+    r = done ? done(arg, &res, err) : 0;
+    dh_http_response_release(&res.resp);
+    dh_error_free(&res.err);
+    mxfer_free(t);
+    return r;
+}
+
+int dh_http_multi_run(struct dh_http_multi *m, dh_http_multi_done_cb done, void *arg,
+                      struct dh_error **err)
+{
+    for (;;) {
+        CURLMsg *msg;
+        CURLMcode mc;
+        int still = 0, left = 0;
+
+        if (multi_start_due(m, err) < 0)
+            return -1;
+        if (!m->n_running && !m->n_queued)
+            return 0;
+        if (!m->n_running) {
+            /* only delayed transfers: sleep until the first is due */
+            long wait = m->queue->start_at_ms - now_ms();
+
+            if (wait > 0) {
+                struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L};
+
+                (void)nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        mc = api.multi_perform(m->cm, &still);
+        if (mc != CURLM_OK)
+            return dh_error_make(err, EIO, "transfers failed: %s", api.multi_strerror(mc));
+        while ((msg = api.multi_info_read(m->cm, &left))) {
+            struct mxfer *t = NULL;
+
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            (void)api.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            if (!t)
+                continue;
+            if (multi_finish(m, t, msg->data.result, done, arg, err) < 0)
+                return -1;
+        }
+        if (still > 0 || m->n_running) {
+            int timeout = 1000;
+
+            if (m->queue && m->n_running < m->max_concurrent) {
+                long due = m->queue->start_at_ms - now_ms();
+
+                timeout = due < 0 ? 0 : due < timeout ? (int)due : timeout;
+            }
+            mc = api.multi_wait(m->cm, NULL, 0, timeout, NULL);
+            if (mc != CURLM_OK)
+                return dh_error_make(err, EIO, "transfers failed: %s", api.multi_strerror(mc));
+        }
+    }
+}
+
+/* ---- Retry-After, redirects ---- */
+
+long dh_http_retry_after_ms(const char *v, long long now)
+{
+    static const char *const formats[] = {
+            "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+            "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
+            "%a %b %e %H:%M:%S %Y",      /* asctime */
+    };
+    size_t i;
+
+    if (!v)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        unsigned long long secs = 0;
+
+        for (; *v >= '0' && *v <= '9'; v++) {
+            secs = secs * 10 + (unsigned long long)(*v - '0');
+            if (secs > 365ULL * 24 * 3600)
+                secs = 365ULL * 24 * 3600; /* a year is plenty; no overflow */
+        }
+        while (*v == ' ' || *v == '\t')
+            v++;
+        return *v ? -1 : (long)(secs * 1000);
+    }
+    if (!now)
+        now = (long long)time(NULL);
+    for (i = 0; i < DH_ARRAY_SIZE(formats); i++) {
+        struct tm tm;
+        const char *end;
+        long long when;
+
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(v, formats[i], &tm);
+        if (!end)
+            continue;
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (*end)
+            continue;
+        when = (long long)timegm(&tm);
+        if (when <= now)
+            return 0;
+        if (when - now > 365LL * 24 * 3600)
+            return 365L * 24 * 3600 * 1000;
+        return (long)((when - now) * 1000);
+    }
+    return -1;
+}
+
+char *dh_http_resolve_url(const char *base, const char *location, struct dh_error **err)
+{
+    CURLU *u;
+    char *out = NULL, *ret;
+
+    if (ensure_loaded(err) < 0)
+        return NULL;
+    u = api.url();
+    if (!u)
+        dh_oom();
+    if (api.url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+        api.url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
+        api.url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
+        api.url_cleanup(u);
+        dh_error_make(err, EINVAL, "invalid redirect location");
+        return NULL;
+    }
+    api.url_cleanup(u);
+    ret = dh_xstrdup(out);
+    curl_str_wipe_free(out);
+    return ret;
+}
+
+static char *origin_of(const char *url)
+{
+    CURLU *u = api.url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *ret = NULL;
+
+    if (!u)
+        dh_oom();
+    if (api.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        api.url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        api.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        api.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        ret = dh_xasprintf("%s://%s:%s", scheme, host, port);
+        for (char *p = ret; *p; p++) {
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        }
+    }
+    if (scheme)
+        api.cfree(scheme);
+    if (host)
+        api.cfree(host);
+    if (port)
+        api.cfree(port);
+    api.url_cleanup(u);
+    return ret;
+}
+
+bool dh_http_same_origin(const char *a, const char *b)
+{
+    _cleanup_error_ struct dh_error *err = NULL;
+    _cleanup_free_ char *oa = NULL, *ob = NULL;
+
+    if (!a || !b || ensure_loaded(&err) < 0)
+        return false;
+    oa = origin_of(a);
+    ob = origin_of(b);
+    return oa && ob && !strcmp(oa, ob);
 }

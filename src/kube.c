@@ -1270,6 +1270,9 @@ int dh_kube_status_error(long code, const char *body, size_t len, const char *cl
                                  msg ? msg : "the object already exists");
         return dh_error_make(err, DH_KUBE_E_CONFLICT, "conflict: %s",
                              msg ? msg : "the object has been modified");
+    case 410:
+        return dh_error_make(err, DH_KUBE_E_GONE, "gone: %s",
+                             msg ? msg : "the requested resource version is too old");
     case 400:
     case 415:
     case 422:
@@ -1300,6 +1303,7 @@ struct dh_kube_client {
     long file_token_at;           /* monotonic seconds */
     char *client_cert_pem;        /* from cfg (data or file) */
     struct dh_secret *client_key_pem;
+    unsigned long requests; /* HTTP requests sent, for reports and benchmarks */
 };
 
 void dh_kube_client_free(struct dh_kube_client *c)
@@ -1317,6 +1321,11 @@ void dh_kube_client_free(struct dh_kube_client *c)
 const struct dh_kube_config *dh_kube_client_config(const struct dh_kube_client *c)
 {
     return c->cfg;
+}
+
+unsigned long dh_kube_client_requests(const struct dh_kube_client *c)
+{
+    return c->requests;
 }
 
 int dh_kube_client_new(struct dh_kube_config *cfg, long timeout_ms, struct dh_kube_client **ret,
@@ -1445,9 +1454,16 @@ static const char *creds_token(const struct dh_kube_client *c, const struct cred
     return NULL;
 }
 
+/* A streamed answer (watch): the body goes to on_body, and the request may last timeout_ms. */
+struct stream {
+    dh_http_body_cb on_body;
+    void *arg;
+    long timeout_ms;
+};
+
 static int send_once(struct dh_kube_client *c, const struct creds *k, const char *method,
                      const char *url, const char *ctype_header, const char *body,
-                     struct dh_http_response *resp, struct dh_error **err)
+                     const struct stream *st, struct dh_http_response *resp, struct dh_error **err)
 {
     const struct dh_kube_config *cfg = c->cfg;
     const char *headers[5];
@@ -1482,6 +1498,12 @@ static int send_once(struct dh_kube_client *c, const struct creds *k, const char
     } else if (c->client_cert_pem) {
         req.client_cert_pem = c->client_cert_pem;
         req.client_key_pem = c->client_key_pem->buf;
+    }
+    c->requests++;
+    if (st) {
+        req.on_body = st->on_body;
+        req.on_body_arg = st->arg;
+        req.timeout_ms = st->timeout_ms;
     }
     return dh_http_do(&req, resp, err);
 }
@@ -1520,7 +1542,7 @@ int dh_kube_request(struct dh_kube_client *c, const char *method, const char *pa
             goto out;
         tok = creds_token(c, &k);
         dh_log_debug("kube: %s %s (cluster '%s')", method, path, c->cfg->cluster);
-        if (send_once(c, &k, method, url, ctype, text, &resp, &e) < 0) {
+        if (send_once(c, &k, method, url, ctype, text, NULL, &resp, &e) < 0) {
             int st = e->status;
 
             dh_error_move(err, &e);
@@ -1618,6 +1640,269 @@ int dh_kube_delete(struct dh_kube_client *c, const char *path, const json_t *bod
                    struct dh_error **err)
 {
     return dh_kube_request(c, "DELETE", path, "application/json", body, ret, NULL, err);
+}
+
+/* --- lists and watches ------------------------------------------------------------------------ */
+
+#define MAX_PAGES 100000
+#define ERROR_MAX (64 * 1024) /* bytes of a non-event answer kept for the error message */
+
+int dh_kube_list(struct dh_kube_client *c, const char *path, size_t limit, json_t **ret_items,
+                 char **ret_rv, struct dh_error **err)
+{
+    json_auto_t *items = json_array();
+    _cleanup_free_ char *cont = NULL, *rv = NULL;
+    size_t page;
+
+    for (page = 0; page < MAX_PAGES; page++) {
+        _cleanup_free_ char *p = NULL, *ce = cont ? dh_kube_query_escape(cont) : NULL;
+        json_auto_t *doc = NULL;
+        json_t *meta, *arr, *it;
+        const char *next;
+        size_t i;
+
+        p = dh_xasprintf("%s%climit=%zu%s%s", path, strchr(path, '?') ? '&' : '?', limit,
+                         ce ? "&continue=" : "", ce ? ce : "");
+        if (dh_kube_get(c, p, &doc, err) < 0)
+            return -1;
+        arr = json_object_get(doc, "items");
+        meta = json_object_get(doc, "metadata");
+        if (!json_is_object(doc) || (arr && !json_is_array(arr) && !json_is_null(arr)) ||
+            (meta && !json_is_object(meta)))
+            return dh_error_make(err, EPROTO, "cluster '%s' answered a list with no items array",
+                                 c->cfg->cluster);
+        json_array_foreach (arr, i, it)
+            if (json_array_append(items, it) < 0)
+                return dh_error_make(err, ENOMEM, "out of memory");
+        if (!rv) {
+            const char *v = json_string_value(json_object_get(meta, "resourceVersion"));
+            rv = dh_xstrdup(v ? v : "");
+        }
+        next = json_string_value(json_object_get(meta, "continue"));
+        free(cont);
+        cont = next && *next ? dh_xstrdup(next) : NULL;
+        if (!cont)
+            break;
+    }
+    if (cont)
+        return dh_error_make(err, E2BIG, "cluster '%s' answered more than %d pages",
+                             c->cfg->cluster, MAX_PAGES);
+    *ret_items = TAKE_PTR(items);
+    if (ret_rv)
+        *ret_rv = TAKE_PTR(rv);
+    return 0;
+}
+
+void dh_kube_lines_init(struct dh_kube_lines *l, size_t max)
+{
+    l->max = max ? max : DH_KUBE_LINE_MAX;
+    dh_buf_init_secret(&l->partial, l->max);
+}
+
+void dh_kube_lines_release(struct dh_kube_lines *l)
+{
+    dh_buf_release(&l->partial);
+}
+
+static int line_done(const char *p, size_t n, dh_kube_line_cb cb, void *arg, struct dh_error **err)
+{
+    if (n && p[n - 1] == '\r')
+        n--;
+    return cb(arg, p, n, err);
+}
+
+int dh_kube_lines_feed(struct dh_kube_lines *l, const char *data, size_t len, dh_kube_line_cb cb,
+                       void *arg, struct dh_error **err)
+{
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) : len;
+
+        if (l->partial.len + n > l->max)
+            return dh_error_make(err, E2BIG, "a line of the stream is longer than %zu bytes",
+                                 l->max);
+        if (!nl)
+            return dh_buf_append(&l->partial, data, n, err);
+        if (l->partial.len) {
+            if (dh_buf_append(&l->partial, data, n, err) < 0)
+                return -1;
+            if (line_done(l->partial.data, l->partial.len, cb, arg, err) < 0)
+                return -1;
+            dh_wipe(l->partial.data, l->partial.len);
+            dh_buf_truncate(&l->partial, 0);
+        } else if (line_done(data, n, cb, arg, err) < 0) {
+            return -1;
+        }
+        data += n + 1;
+        len -= n + 1;
+    }
+    return 0;
+}
+
+int dh_kube_lines_finish(struct dh_kube_lines *l, dh_kube_line_cb cb, void *arg,
+                         struct dh_error **err)
+{
+    int r = 0;
+
+    if (l->partial.len)
+        r = line_done(l->partial.data, l->partial.len, cb, arg, err);
+    if (l->partial.data)
+        dh_wipe(l->partial.data, l->partial.len);
+    dh_buf_truncate(&l->partial, 0);
+    return r;
+}
+
+int dh_kube_watch_event_parse(const char *line, size_t len, enum dh_kube_event_type *ret_type,
+                              json_t **ret_object, struct dh_error **err)
+{
+    static const struct {
+        const char *name;
+        enum dh_kube_event_type type;
+    } types[] = {
+            {"ADDED", DH_KUBE_ADDED},
+            {"MODIFIED", DH_KUBE_MODIFIED},
+            {"DELETED", DH_KUBE_DELETED},
+            {"BOOKMARK", DH_KUBE_BOOKMARK},
+    };
+    json_auto_t *ev = NULL;
+    const char *type;
+    json_t *obj;
+    size_t i;
+
+    while (len && is_space(line[0]))
+        line++, len--;
+    while (len && is_space(line[len - 1]))
+        len--;
+    if (!len)
+        return 1;
+    ev = json_loadb(line, len, 0, NULL);
+    type = json_string_value(json_object_get(ev, "type"));
+    obj = json_object_get(ev, "object");
+    if (!type || !json_is_object(obj))
+        return dh_error_make(err, EPROTO, "malformed watch event");
+    if (strcmp(type, "ERROR") == 0) {
+        _cleanup_free_ char *s = json_dumps(obj, JSON_COMPACT);
+        json_int_t code = json_integer_value(json_object_get(obj, "code"));
+
+        if (code < 100 || code > 599)
+            code = 500;
+        return dh_kube_status_error((long)code, s, s ? strlen(s) : 0, "watch", NULL, err);
+    }
+    for (i = 0; i < DH_ARRAY_SIZE(types); i++) {
+        if (strcmp(type, types[i].name) == 0) {
+            *ret_type = types[i].type;
+            *ret_object = json_incref(obj);
+            return 0;
+        }
+    }
+    return dh_error_make(err, EPROTO, "unknown watch event type");
+}
+
+struct watch_ctx {
+    struct dh_kube_lines lines;
+    struct dh_buf other; /* the start of a non-event answer (a Status), for the error */
+    dh_kube_watch_cb cb;
+    void *arg;
+    bool failed; /* the callback or an ERROR event stopped the stream */
+};
+
+static int watch_line(void *arg, const char *line, size_t len, struct dh_error **err)
+{
+    struct watch_ctx *w = arg;
+    enum dh_kube_event_type type;
+    json_auto_t *obj = NULL;
+    json_auto_t *probe = NULL;
+    int r;
+
+    /* A body that is not a stream of events (the Status of a 4xx) is kept for the error. */
+    probe = json_loadb(line, len, 0, NULL);
+    if (!json_is_object(probe) || !json_object_get(probe, "type")) {
+        if (w->other.len < ERROR_MAX)
+            (void)dh_buf_append(&w->other, line,
+                                len < ERROR_MAX - w->other.len ? len : ERROR_MAX - w->other.len,
+                                NULL);
+        return 0;
+    }
+    r = dh_kube_watch_event_parse(line, len, &type, &obj, err);
+    if (r < 0) {
+        w->failed = true;
+        return -1;
+    }
+    if (r > 0)
+        return 0;
+    if (w->cb(w->arg, type, obj, err) < 0) {
+        w->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int watch_body(void *arg, const char *data, size_t len, struct dh_error **err)
+{
+    struct watch_ctx *w = arg;
+
+    return dh_kube_lines_feed(&w->lines, data, len, watch_line, w, err);
+}
+
+int dh_kube_watch(struct dh_kube_client *c, const char *path, long timeout_ms, dh_kube_watch_cb cb,
+                  void *arg, struct dh_error **err)
+{
+    _cleanup_free_ char *url = dh_xasprintf("%s%s", c->cfg->server, path);
+    struct watch_ctx w = {.cb = cb, .arg = arg};
+    struct stream st = {.on_body = watch_body, .arg = &w, .timeout_ms = timeout_ms};
+    struct dh_http_response resp = {0};
+    struct creds k = {0};
+    long status = 0;
+    int attempt, r = -1;
+
+    dh_buf_init_secret(&w.other, ERROR_MAX);
+    dh_kube_lines_init(&w.lines, 0);
+    for (attempt = 0; attempt < 2; attempt++) {
+        _cleanup_error_ struct dh_error *e = NULL;
+
+        creds_release(&k);
+        dh_http_response_release(&resp);
+        memset(&resp, 0, sizeof(resp));
+        dh_buf_truncate(&w.other, 0);
+        dh_buf_truncate(&w.lines.partial, 0);
+        if (creds_get(c, attempt > 0, &k, err) < 0)
+            goto out;
+        dh_log_debug("kube: WATCH %s (cluster '%s')", path, c->cfg->cluster);
+        if (send_once(c, &k, "GET", url, NULL, NULL, &st, &resp, &e) < 0) {
+            int code = e->status;
+
+            dh_error_move(err, &e);
+            if (!w.failed) {
+                if (code == ETIMEDOUT)
+                    dh_error_wrap(err, "cluster '%s' did not answer", c->cfg->cluster);
+                else
+                    dh_error_wrap(err, "cannot reach cluster '%s'", c->cfg->cluster);
+            }
+            goto out;
+        }
+        status = resp.status;
+        if (status != 401 || attempt > 0 || !(c->cfg->exec || c->cfg->token_file))
+            break;
+        dh_log_debug("kube: 401 from cluster '%s', refreshing the credentials", c->cfg->cluster);
+    }
+    if (status >= 200 && status < 300) {
+        if (dh_kube_lines_finish(&w.lines, watch_line, &w, err) < 0)
+            goto out;
+        if (w.other.len)
+            dh_log_debug("kube: the watch of cluster '%s' sent a line that is not an event",
+                         c->cfg->cluster);
+        r = 0;
+    } else {
+        (void)dh_kube_lines_finish(&w.lines, watch_line, &w, NULL);
+        r = dh_kube_status_error(status, w.other.data, w.other.len, c->cfg->cluster,
+                                 creds_token(c, &k), err);
+    }
+out:
+    dh_http_response_release(&resp);
+    creds_release(&k);
+    dh_kube_lines_release(&w.lines);
+    dh_buf_release(&w.other);
+    return r;
 }
 
 /* --- names ------------------------------------------------------------------------------------ */

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <sys/random.h>
+
 #include <yaml.h>
 
 #include "dockhand/cleanup.h"
@@ -795,4 +798,438 @@ bad:
     return dh_yaml_error(n, err, EINVAL, "'%s' must be a duration such as 30s, 5m or 1h", path);
 range:
     return dh_yaml_error(n, err, ERANGE, "'%s' must be at most %" PRIu64 "ms", path, max_ms);
+}
+
+/* --- emitting JSON values as YAML ---------------------------------------------------------- */
+
+/*
+ * kubectl -o yaml marshals with go-yaml v2 (a port of libyaml's emitter):
+ * block collections indented by two, sequences inside a mapping not indented,
+ * empty collections as {} and [], strings plain unless they would read back as
+ * something else (then double-quoted) or contain a line break (then literal),
+ * libyaml falling back to single or double quotes when plain is not allowed.
+ * go-yaml resolves plain scalars with YAML 1.1 rules, so a string is quoted
+ * when YAML 1.1 or the YAML 1.2 core schema (dh_yaml_parse) would read it as
+ * null, a bool, a number or a timestamp.  ("<<" and "=" stay plain, as kubectl
+ * prints them.)
+ */
+
+static bool is_bin(char c)
+{
+    return c == '0' || c == '1';
+}
+
+/* s[0..len) without underscores is a YAML 1.1 / Go ParseInt(s, 0) integer or a
+   YAML float: [-+]? then 0x.. | 0o.. | 0b.. | digits, or the float pattern. */
+static bool number_like(const char *s, size_t len)
+{
+    _cleanup_free_ char *t = dh_xmalloc(len + 1);
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++)
+        if (s[i] != '_')
+            t[n++] = s[i];
+    t[n] = '\0';
+    i = (n > 0 && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+    if (n - i > 2 && t[i] == '0') {
+        char b = t[i + 1];
+
+        if ((b == 'x' || b == 'X') && all_chars(t + i + 2, n - i - 2, is_xdigit))
+            return true;
+        if ((b == 'o' || b == 'O') && all_chars(t + i + 2, n - i - 2, is_odigit))
+            return true;
+        if ((b == 'b' || b == 'B') && all_chars(t + i + 2, n - i - 2, is_bin))
+            return true;
+    }
+    if (all_chars(t + i, n - i, is_digit))
+        return true;
+    return match_float(t, n);
+}
+
+/* go-yaml's isBase60Float: [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)? */
+static bool base60_like(const char *s, size_t len)
+{
+    size_t i = 0, groups = 0;
+
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        i++;
+    if (i >= len || !is_digit(s[i]))
+        return false;
+    while (i < len && (is_digit(s[i]) || s[i] == '_'))
+        i++;
+    while (i < len && s[i] == ':') {
+        size_t d = 0;
+
+        i++;
+        while (i < len && is_digit(s[i]) && d < 2)
+            i++, d++;
+        if (d == 0 || (d == 2 && s[i - 2] > '5'))
+            return false;
+        groups++;
+    }
+    if (groups == 0)
+        return false;
+    if (i < len && s[i] == '.') {
+        i++;
+        while (i < len && (is_digit(s[i]) || s[i] == '_'))
+            i++;
+    }
+    return i == len;
+}
+
+/* A YAML 1.1 timestamp: YYYY-M-D, alone or followed by [Tt ] and a time. */
+static bool timestamp_like(const char *s, size_t len)
+{
+    size_t i = 0, d;
+    int part;
+
+    for (part = 0; part < 3; part++) {
+        for (d = 0; i < len && is_digit(s[i]); i++)
+            d++;
+        if (part == 0 ? d != 4 : (d < 1 || d > 2))
+            return false;
+        if (part < 2) {
+            if (i >= len || s[i] != '-')
+                return false;
+            i++;
+        }
+    }
+    return i == len || s[i] == 'T' || s[i] == 't' || s[i] == ' ';
+}
+
+static bool plain_reads_as_other(const char *s, size_t len)
+{
+    static const char *const words[] = {
+            "y",     "Y",     "yes",   "Yes",   "YES",   "n",    "N",    "no",   "No",   "NO",
+            "on",    "On",    "ON",    "off",   "Off",   "OFF",  "true", "True", "TRUE", "false",
+            "False", "FALSE", "~",     "null",  "Null",  "NULL", ".inf", ".Inf", ".INF", "+.inf",
+            "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
+    };
+    size_t i;
+
+    if (len == 0)
+        return true;
+    for (i = 0; i < DH_ARRAY_SIZE(words); i++)
+        if (str_is(s, len, words[i]))
+            return true;
+    if (!is_digit(s[0]) && s[0] != '-' && s[0] != '+' && s[0] != '.')
+        return false;
+    return resolve_plain(s, len) != DH_YAML_KIND_STR || number_like(s, len) ||
+           base60_like(s, len) || timestamp_like(s, len);
+}
+
+bool dh_yaml_needs_quotes(const char *s, size_t len)
+{
+    return plain_reads_as_other(s, len);
+}
+
+/* Values that look like tokens (base64, hex, JWT parts: at least 16 characters
+   of [A-Za-z0-9+/=_.-], plain-safe) never enter libyaml, whose heap copies are
+   freed without wiping: a same-length placeholder of random letters is emitted
+   instead and the value is spliced into the (secret) output afterwards. */
+#define TOKEN_MIN 16
+
+struct splice {
+    char *placeholder;
+    const char *value; /* borrowed from the JSON value */
+    size_t len;
+};
+
+struct emitter {
+    yaml_emitter_t e;
+    struct dh_buf raw; /* what libyaml writes (secret: may hold non-token values) */
+    struct dh_error *write_err;
+    unsigned flags;
+    struct splice *splices;
+    size_t n_splices, cap_splices;
+};
+
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
+    struct emitter *em = data;
+
+    if (dh_buf_append(&em->raw, buffer, size, &em->write_err) < 0)
+        return 0;
+    return 1;
+}
+
+static bool token_shaped(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len < TOKEN_MIN)
+        return false;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '+' ||
+              c == '/' || c == '=' || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return !plain_reads_as_other(s, len);
+}
+
+static int emitter_error(struct emitter *em, struct dh_error **err)
+{
+    if (em->write_err) {
+        dh_error_move(err, &em->write_err);
+        return -1;
+    }
+    if (em->e.error == YAML_MEMORY_ERROR)
+        dh_oom();
+    return dh_error_make(err, EIO, "cannot emit YAML: %s",
+                         em->e.problem ? em->e.problem : "libyaml failed");
+}
+
+static int emit_event(struct emitter *em, yaml_event_t *ev, bool ok, struct dh_error **err)
+{
+    if (!ok)
+        dh_oom(); /* the *_event_initialize functions fail only on allocation */
+    if (!yaml_emitter_emit(&em->e, ev))
+        return emitter_error(em, err);
+    return 0;
+}
+
+static int emit_scalar(struct emitter *em, const char *s, size_t len, yaml_scalar_style_t style,
+                       struct dh_error **err)
+{
+    yaml_event_t ev;
+    bool ok;
+
+    if (len > INT_MAX)
+        return dh_error_make(err, E2BIG, "cannot emit YAML: a value is too large");
+    ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)s, (int)len, 1, 1,
+                                      style);
+    return emit_event(em, &ev, ok, err);
+}
+
+static int emit_string(struct emitter *em, const char *s, size_t len, bool is_key,
+                       struct dh_error **err)
+{
+    if (plain_reads_as_other(s, len))
+        return emit_scalar(em, s, len, YAML_DOUBLE_QUOTED_SCALAR_STYLE, err);
+    if (memchr(s, '\n', len))
+        return emit_scalar(em, s, len, YAML_LITERAL_SCALAR_STYLE, err);
+    if (!is_key && token_shaped(s, len)) {
+        struct splice *sp;
+        unsigned char rnd[64];
+        char *ph = dh_xmalloc(len + 1);
+        size_t i;
+
+        for (i = 0; i < len; i++) {
+            if (i % sizeof(rnd) == 0 && getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+                free(ph);
+                return dh_error_sys(err, errno, "getrandom");
+            }
+            ph[i] = (char)("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   [rnd[i % sizeof(rnd)] % 52]);
+        }
+        ph[len] = '\0';
+        if (em->n_splices == em->cap_splices)
+            em->splices = grow_array(em->splices, &em->cap_splices, sizeof(*em->splices));
+        sp = &em->splices[em->n_splices++];
+        *sp = (struct splice){.placeholder = ph, .value = s, .len = len};
+        return emit_scalar(em, ph, len, YAML_PLAIN_SCALAR_STYLE, err);
+    }
+    return emit_scalar(em, s, len, YAML_PLAIN_SCALAR_STYLE, err);
+}
+
+struct key_ref {
+    const char *key;
+    size_t len;
+    json_t *value;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct key_ref *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = n ? memcmp(x->key, y->key, n) : 0;
+
+    if (r)
+        return r;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int emit_value(struct emitter *em, json_t *v, size_t depth, struct dh_error **err);
+
+static int emit_object(struct emitter *em, json_t *v, size_t depth, struct dh_error **err)
+{
+    _cleanup_free_ struct key_ref *keys = NULL;
+    size_t n = json_object_size(v), i = 0, bytes;
+    yaml_event_t ev;
+    void *it;
+
+    if (__builtin_mul_overflow(n ? n : 1, sizeof(*keys), &bytes))
+        dh_oom();
+    keys = dh_xmalloc(bytes);
+    for (it = json_object_iter(v); it && i < n; it = json_object_iter_next(v, it), i++) {
+        keys[i].key = json_object_iter_key(it);
+        keys[i].len = json_object_iter_key_len(it);
+        keys[i].value = json_object_iter_value(it);
+    }
+    if (em->flags & DH_YAML_EMIT_SORT_KEYS)
+        qsort(keys, n, sizeof(*keys), key_cmp);
+    if (emit_event(
+                em, &ev,
+                yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE),
+                err) < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (emit_string(em, keys[i].key, keys[i].len, true, err) < 0 ||
+            emit_value(em, keys[i].value, depth + 1, err) < 0)
+            return -1;
+    }
+    return emit_event(em, &ev, yaml_mapping_end_event_initialize(&ev), err);
+}
+
+static int emit_value(struct emitter *em, json_t *v, size_t depth, struct dh_error **err)
+{
+    yaml_event_t ev;
+    char num[64];
+    size_t i;
+
+    /* depth counts the collections around v: at most DH_YAML_MAX_DEPTH in all, as the
+       parser allows. */
+    if ((json_is_object(v) || json_is_array(v)) && depth >= DH_YAML_MAX_DEPTH)
+        return dh_error_make(err, EINVAL, "cannot emit YAML: nesting deeper than %d levels",
+                             DH_YAML_MAX_DEPTH);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return emit_object(em, v, depth, err);
+    case JSON_ARRAY:
+        if (emit_event(em, &ev,
+                       yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                                            YAML_BLOCK_SEQUENCE_STYLE),
+                       err) < 0)
+            return -1;
+        for (i = 0; i < json_array_size(v); i++)
+            if (emit_value(em, json_array_get(v, i), depth + 1, err) < 0)
+                return -1;
+        return emit_event(em, &ev, yaml_sequence_end_event_initialize(&ev), err);
+    case JSON_STRING:
+        return emit_string(em, json_string_value(v), json_string_length(v), false, err);
+    case JSON_INTEGER:
+        (void)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return emit_scalar(em, num, strlen(num), YAML_PLAIN_SCALAR_STYLE, err);
+    case JSON_REAL:
+        /* Shortest form that reads back as the same double, always a float. */
+        for (i = 1; i <= 17; i++) {
+            (void)snprintf(num, sizeof(num), "%.*g", (int)i, json_real_value(v));
+            if (strtod(num, NULL) == json_real_value(v))
+                break;
+        }
+        if (!strpbrk(num, ".eEin")) {
+            size_t l = strlen(num);
+
+            if (l + 3 <= sizeof(num))
+                memcpy(num + l, ".0", 3);
+        }
+        return emit_scalar(em, num, strlen(num), YAML_PLAIN_SCALAR_STYLE, err);
+    case JSON_TRUE:
+        return emit_scalar(em, "true", 4, YAML_PLAIN_SCALAR_STYLE, err);
+    case JSON_FALSE:
+        return emit_scalar(em, "false", 5, YAML_PLAIN_SCALAR_STYLE, err);
+    case JSON_NULL:
+        return emit_scalar(em, "null", 4, YAML_PLAIN_SCALAR_STYLE, err);
+    }
+    return dh_error_make(err, EINVAL, "cannot emit YAML: unknown JSON type");
+}
+
+static void emitter_release(struct emitter *em)
+{
+    size_t i;
+
+    /* libyaml's output buffer held everything that was written. */
+    if (em->e.buffer.start)
+        dh_wipe(em->e.buffer.start, (size_t)(em->e.buffer.end - em->e.buffer.start));
+    if (em->e.raw_buffer.start)
+        dh_wipe(em->e.raw_buffer.start, (size_t)(em->e.raw_buffer.end - em->e.raw_buffer.start));
+    yaml_emitter_delete(&em->e);
+    dh_buf_release(&em->raw);
+    dh_error_free(&em->write_err);
+    for (i = 0; i < em->n_splices; i++)
+        free(em->splices[i].placeholder);
+    free(em->splices);
+}
+
+/* Number of occurrences of needle in hay. */
+static size_t count_in(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    size_t count = 0;
+    const char *p = hay, *end = hay + hlen;
+
+    while ((p = memmem(p, (size_t)(end - p), needle, nlen))) {
+        count++;
+        p++;
+    }
+    return count;
+}
+
+/* One attempt; returns 1 when a placeholder was not unique in the output (try again). */
+static int emit_once(json_t *v, unsigned flags, struct dh_buf *out, struct dh_error **err)
+{
+    struct emitter em = {.raw = DH_BUF_INIT_SECRET(out->max), .flags = flags};
+    yaml_event_t ev;
+    size_t i, cursor = 0, start = out->len;
+    int r = -1;
+
+    if (!yaml_emitter_initialize(&em.e))
+        dh_oom();
+    yaml_emitter_set_output(&em.e, write_handler, &em);
+    yaml_emitter_set_unicode(&em.e, 1);
+    yaml_emitter_set_indent(&em.e, 2);
+    yaml_emitter_set_width(&em.e, -1);
+    yaml_emitter_set_break(&em.e, YAML_LN_BREAK);
+    if (emit_event(&em, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING), err) <
+                0 ||
+        emit_event(&em, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1), err) <
+                0 ||
+        emit_value(&em, v, 0, err) < 0 ||
+        emit_event(&em, &ev, yaml_document_end_event_initialize(&ev, 1), err) < 0 ||
+        emit_event(&em, &ev, yaml_stream_end_event_initialize(&ev), err) < 0)
+        goto out;
+    if (!yaml_emitter_flush(&em.e)) {
+        emitter_error(&em, err);
+        goto out;
+    }
+    for (i = 0; i < em.n_splices; i++) {
+        const struct splice *sp = &em.splices[i];
+        const char *at;
+
+        if (count_in(em.raw.data, em.raw.len, sp->placeholder, sp->len) != 1) {
+            r = 1;
+            goto out;
+        }
+        at = memmem(em.raw.data + cursor, em.raw.len - cursor, sp->placeholder, sp->len);
+        if (!at) {
+            r = 1;
+            goto out;
+        }
+        if (dh_buf_append(out, em.raw.data + cursor, (size_t)(at - em.raw.data) - cursor, err) <
+                    0 ||
+            dh_buf_append(out, sp->value, sp->len, err) < 0)
+            goto out;
+        cursor = (size_t)(at - em.raw.data) + sp->len;
+    }
+    if (dh_buf_append(out, em.raw.data + cursor, em.raw.len - cursor, err) < 0)
+        goto out;
+    r = 0;
+out:
+    if (r != 0)
+        dh_buf_truncate(out, start);
+    emitter_release(&em);
+    return r;
+}
+
+int dh_yaml_emit_json(json_t *v, unsigned flags, struct dh_buf *out, struct dh_error **err)
+{
+    int attempt, r;
+
+    for (attempt = 0; attempt < 4; attempt++) {
+        r = emit_once(v, flags, out, err);
+        if (r <= 0)
+            return r;
+    }
+    return dh_error_make(err, EIO, "cannot emit YAML: no unique placeholder");
 }

@@ -59,6 +59,16 @@ struct dh_aws_options {
 int dh_aws_load_credentials(const struct dh_aws_options *opt, struct dh_aws_creds **ret,
                             struct dh_error **err);
 
+/* STS AssumeRoleWithWebIdentity (unsigned) with a web identity token held in memory,
+   such as the kubelet's service-account token (KEP-4412): the token goes into the
+   request body only, never into a file, argv, the environment or a message.  STS is
+   reached as above (AWS_ENDPOINT_URL_STS, else https://sts.<region>.amazonaws.com);
+   region NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1.  session NULL:
+   "dockhand-<unix time>".  *ret is freed with dh_aws_creds_free(). */
+int dh_aws_assume_role_with_web_identity(const char *token, const char *role_arn,
+                                         const char *session, const char *region,
+                                         struct dh_aws_creds **ret, struct dh_error **err);
+
 /* A stable, non-secret identity string for cache keys, computed without network
    calls: "env:<first 16 hex of sha256(access key id)>", "profile:<name>",
    "web-identity:<role arn>", "container" or "imds", plus "|role:<arn>" with

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dockhand/error.h"
 #include "dockhand/log.h"
@@ -64,7 +65,17 @@ struct dh_config {
     char **gcr_registries; /* `gcr.registries:` more hosts that take Google tokens */
     size_t n_gcr_registries;
     char *gcr_key_file; /* `gcr.key_file:` a Google credentials file, else ADC */
+    /* `kubelet:` settings of `dockhand kubelet-provider` (docs/kubelet-provider.md) */
+    uint64_t kubelet_cache_duration_ms; /* cacheDuration for stored credentials;
+                                           DH_CONFIG_UNSET: leave it out */
+    char *kubelet_ecr_role_arn;         /* role for service-account tokens (KEP-4412) */
+    char *kubelet_gcp_audience;         /* workload identity pool provider */
+    char *kubelet_gcp_service_account;  /* account to impersonate, or NULL */
+    char *kubelet_gcp_sts_url;          /* NULL: https://sts.googleapis.com/v1/token */
+    char *kubelet_gcp_iam_url;          /* NULL: https://iamcredentials.googleapis.com */
 };
+
+#define DH_CONFIG_UNSET UINT64_MAX
 
 /* Loads $DOCKHAND_CONFIG if set and non-empty (then the file must exist), else
    $XDG_CONFIG_HOME/dockhand/config.yaml (dh_xdg_dir(DH_XDG_CONFIG)); a missing

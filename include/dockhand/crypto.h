@@ -24,6 +24,14 @@ int dh_random_bytes(void *buf, size_t len, struct dh_error **err);
 void dh_sha256(const void *data, size_t len, uint8_t out[DH_SHA256_LEN]);
 void dh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                     uint8_t out[DH_SHA256_LEN]);
+/* Incremental SHA-256 (streamed blobs): init, update any number of times, final.
+   The context is plain memory (no allocation): copy it to fork a running hash. */
+struct dh_sha256_ctx {
+    _Alignas(8) unsigned char opaque[128];
+};
+void dh_sha256_init(struct dh_sha256_ctx *c);
+void dh_sha256_update(struct dh_sha256_ctx *c, const void *data, size_t len);
+void dh_sha256_final(struct dh_sha256_ctx *c, uint8_t out[DH_SHA256_LEN]);
 /* RSASSA-PKCS1-v1_5 with SHA-256 (RS256) of data with the RSA private key in pem
    (NUL-terminated PEM).  Appends the signature to sig.  The signing code (EVP, PEM)
    is in libcrypto.so.3, loaded with dlopen at the first call, so that programs that

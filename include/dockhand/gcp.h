@@ -20,10 +20,13 @@
 #include "dockhand/error.h"
 #include "dockhand/token.h"
 
-#define DH_GCP_USERNAME      "oauth2accesstoken"
-#define DH_GCP_SCOPE         "https://www.googleapis.com/auth/cloud-platform"
-#define DH_GCP_TOKEN_URL     "https://oauth2.googleapis.com/token"
-#define DH_GCP_METADATA_HOST "169.254.169.254"
+#define DH_GCP_USERNAME       "oauth2accesstoken"
+#define DH_GCP_SCOPE          "https://www.googleapis.com/auth/cloud-platform"
+#define DH_GCP_TOKEN_URL      "https://oauth2.googleapis.com/token"
+#define DH_GCP_METADATA_HOST  "169.254.169.254"
+#define DH_GCP_STS_URL        "https://sts.googleapis.com/v1/token"
+#define DH_GCP_IAM_URL        "https://iamcredentials.googleapis.com"
+#define DH_GCP_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
 
 /* gcr.io, *.gcr.io, *-docker.pkg.dev, *.pkg.dev (host only: a scheme, userinfo, port and
    path are stripped first; case-insensitive). */
@@ -46,6 +49,23 @@ const char *dh_gcp_source_identity(const struct dh_gcp_source *src);
    expires_at = now + expires_in.  Errors name the source, the endpoint, the HTTP status
    and the OAuth error fields, never a token, key or client secret. */
 int dh_gcp_mint(struct dh_gcp_source *src, struct dh_token **ret, struct dh_error **err);
+
+/* Workload identity federation with a subject token held in memory, such as the
+   kubelet's service-account token (KEP-4412). */
+struct dh_gcp_exchange {
+    const char *audience;        /* the workload identity pool provider (required) */
+    const char *sts_url;         /* NULL: DH_GCP_STS_URL */
+    const char *service_account; /* impersonate this account (e-mail), or NULL */
+    const char *iam_url;         /* IAM Credentials base URL; NULL: DH_GCP_IAM_URL */
+};
+/* STS token exchange (grant token-exchange, subject_token_type jwt, scope cloud-platform)
+   of subject_token at x->sts_url; with x->service_account, the STS token is then traded
+   for that account's token (<iam_url>/v1/projects/-/serviceAccounts/<e-mail>:
+   generateAccessToken, lifetime 1 h).  URLs must be https (http for loopback only); the
+   e-mail must be [A-Za-z0-9._-]@[A-Za-z0-9.-].  Username "oauth2accesstoken".  The token
+   is sent in the request body only and never appears in a message. */
+int dh_gcp_exchange_token(const struct dh_gcp_exchange *x, const char *subject_token,
+                          struct dh_token **ret, struct dh_error **err);
 
 /*
  * Parsers of untrusted input (exposed for tests and fuzzing).  Each takes len bytes at

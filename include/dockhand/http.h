@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dockhand/buf.h"
 #include "dockhand/error.h"
@@ -117,5 +118,98 @@ void dh_http_response_release(struct dh_http_response *resp);
 const char *dh_http_header(const struct dh_http_response *resp, const char *name);
 /* True when libcurl has been loaded in this process (tests check `get` never loads it). */
 bool dh_http_loaded(void);
+
+/* ---- Parallel transfers (blob downloads) ----
+
+   A dh_http_multi runs many GETs at once over one libcurl multi handle:
+   at most max_concurrent transfers in flight, at most max_host_connections
+   connections per host; HTTP/2 is negotiated (ALPN) on https and streams are
+   multiplexed on one connection (CURLOPT_PIPEWAIT); connections are reused
+   between transfers.  Every request behaves like dh_http_do's (https only
+   unless allow_http, redirects never followed, proxies, TLS options) plus:
+
+    - range_start > 0 sends "Range: bytes=N-"; a 206 must carry a Content-Range
+      starting at N (else EPROTO); a 200 (range ignored) is accepted and its
+      first N bytes are skipped, so on_body always sees the bytes from N on;
+    - the body of a 2xx response goes to on_body (never buffered); the body of
+      any other status is kept in result->body (at most 64 KiB) for messages;
+    - max_body caps the bytes passed to on_body (E2BIG past it): the size the
+      caller expects, e.g. a descriptor's size minus range_start;
+    - timeout_ms 0 means no limit on the whole transfer (blobs can be large):
+      the low-speed limit (low_speed_bytes per second over low_speed_seconds,
+      defaults 1024 B/s over 30 s) and the connect time-out still apply.
+
+   dh_http_multi_run() returns when every queued transfer has finished; each
+   finished transfer is handed to the done callback, which may queue new ones
+   (retries, redirects re-issued without Authorization, resumes with a range)
+   with dh_http_multi_add/_add_delayed.  The callback returning -1 stops the
+   run: transfers in flight are aborted and the error is returned.  One multi
+   handle belongs to one thread at a time. */
+
+struct dh_http_multi_options {
+    unsigned max_concurrent;       /* 0 = 4 */
+    unsigned max_host_connections; /* 0 = max_concurrent */
+    bool no_http2;                 /* stay on HTTP/1.1 */
+};
+
+struct dh_http_multi_request {
+    const char *url;
+    const char *const *headers; /* as in dh_http_request; copied (and wiped) when queued */
+    int64_t range_start;        /* > 0: ask for the bytes from here on */
+    size_t max_body;            /* cap on bytes given to on_body; 0 = DH_HTTP_DEFAULT_MAX_BODY */
+    long timeout_ms;            /* 0 = no limit */
+    long connect_timeout_ms;    /* 0 = DH_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
+    long low_speed_bytes;       /* 0 = 1024 */
+    long low_speed_seconds;     /* 0 = 30 */
+    bool allow_http;
+    bool insecure_skip_verify;
+    const char *ca_file; /* copied */
+    bool no_proxy;
+    dh_http_body_cb on_body; /* 2xx bodies */
+    void *on_body_arg;
+};
+
+struct dh_http_multi_result {
+    void *tag;                    /* the caller's, from dh_http_multi_add */
+    struct dh_error *err;         /* transport error (as dh_http_do's), or NULL */
+    struct dh_http_response resp; /* status, headers; body only for non-2xx */
+    int64_t delivered;            /* bytes passed to on_body */
+    bool range_ignored;           /* asked for a range, got a 200 */
+    long new_connections;         /* connections opened for it (0: one was reused) */
+    long http_version;            /* 1 (1.x) or 2 */
+    long elapsed_ms;
+};
+
+struct dh_http_multi;
+/* Returns 0 to go on, -1 (with *err) to stop the run.  The result is released
+   after the callback returns (take result->err with dh_error_move to keep it). */
+typedef int (*dh_http_multi_done_cb)(void *arg, struct dh_http_multi_result *result,
+                                     struct dh_error **err);
+
+int dh_http_multi_new(const struct dh_http_multi_options *opt, struct dh_http_multi **ret,
+                      struct dh_error **err);
+void dh_http_multi_free(struct dh_http_multi *m);
+/* Queues a request; tag comes back in its result.  Checks the URL (scheme, allow_http)
+   at once (EINVAL/EPERM/EPROTONOSUPPORT). */
+int dh_http_multi_add(struct dh_http_multi *m, const struct dh_http_multi_request *req, void *tag,
+                      struct dh_error **err);
+/* The same, started no earlier than delay_ms from now (a Retry-After). */
+int dh_http_multi_add_delayed(struct dh_http_multi *m, const struct dh_http_multi_request *req,
+                              void *tag, long delay_ms, struct dh_error **err);
+int dh_http_multi_run(struct dh_http_multi *m, dh_http_multi_done_cb done, void *arg,
+                      struct dh_error **err);
+/* Transfers queued or running. */
+size_t dh_http_multi_pending(const struct dh_http_multi *m);
+
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (IMF-fixdate, RFC 850,
+   asctime), relative to now (time(NULL) when 0).  Milliseconds to wait (0 for a date in
+   the past), or -1 when the value is not valid. */
+long dh_http_retry_after_ms(const char *value, long long now);
+/* Resolves a Location value against the URL it came from.  New string, or NULL with
+ *err when either is not a valid URL. */
+char *dh_http_resolve_url(const char *base, const char *location, struct dh_error **err);
+/* True when both URLs have the same scheme, host and port (default ports filled in):
+   credentials may follow a redirect only then. */
+bool dh_http_same_origin(const char *a, const char *b);
 
 #endif

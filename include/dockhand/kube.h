@@ -41,6 +41,7 @@
 
 #include <jansson.h>
 
+#include "dockhand/buf.h"
 #include "dockhand/error.h"
 #include "dockhand/mem.h"
 
@@ -62,6 +63,7 @@
 #define DH_KUBE_E_EXISTS       EEXIST    /* 409 AlreadyExists */
 #define DH_KUBE_E_INVALID      EINVAL    /* 400, 415, 422 */
 #define DH_KUBE_E_TIMEOUT      ETIMEDOUT /* 504, or a transport time-out */
+#define DH_KUBE_E_GONE         ESTALE    /* 410 Gone (a watch's resourceVersion is too old) */
 
 struct dh_kube_env {
     char *name;
@@ -184,6 +186,8 @@ static inline void dh_kube_client_freep(struct dh_kube_client **c)
 #define _cleanup_kube_client_ __attribute__((cleanup(dh_kube_client_freep)))
 /* Borrowed, valid until the client is freed. */
 const struct dh_kube_config *dh_kube_client_config(const struct dh_kube_client *c);
+/* The number of HTTP requests this client has sent (retries included). */
+unsigned long dh_kube_client_requests(const struct dh_kube_client *c);
 
 /*
  * One API request.  path starts with '/' and may carry a query (escape values with
@@ -212,6 +216,64 @@ int dh_kube_apply(struct dh_kube_client *c, const char *path, const char *field_
 /* DELETE; body (DeleteOptions, e.g. with preconditions) may be NULL. */
 int dh_kube_delete(struct dh_kube_client *c, const char *path, const json_t *body, json_t **ret,
                    struct dh_error **err);
+
+/* Lists a collection, following `continue` until the last page: GET
+   path?limit=<limit>[&continue=...] (path may carry a query already, e.g. a
+   labelSelector).  *ret_items is a new array holding every page's items;
+   *ret_rv (may be NULL) the list's metadata.resourceVersion (new string, ""
+   when absent), to start a watch from.  At most 100000 pages. */
+int dh_kube_list(struct dh_kube_client *c, const char *path, size_t limit, json_t **ret_items,
+                 char **ret_rv, struct dh_error **err);
+
+/* Watches: a stream of JSON objects, one per line, {"type": T, "object": O}. */
+enum dh_kube_event_type {
+    DH_KUBE_ADDED,
+    DH_KUBE_MODIFIED,
+    DH_KUBE_DELETED,
+    DH_KUBE_BOOKMARK,
+};
+
+/* Parses one line of a watch stream (without its newline).  Returns 0 with
+   *ret_type and *ret_object (a new reference to the event's object, always a JSON
+   object), 1 for a blank line, and -1 for a malformed line (EPROTO) or an ERROR
+   event, whose Status becomes the error as dh_kube_status_error() makes it from
+   its code (410 "too old resource version" -> DH_KUBE_E_GONE). */
+int dh_kube_watch_event_parse(const char *line, size_t len, enum dh_kube_event_type *ret_type,
+                              json_t **ret_object, struct dh_error **err);
+
+/* Splits a byte stream into lines of at most max bytes (DH_KUBE_LINE_MAX when 0).
+   Feed chunks with dh_kube_lines_feed(); each complete line (without '\n' or a
+   final '\r') is passed to cb; a callback's -1 stops the feed and is returned.
+   Whatever is left at the end of the stream is passed by dh_kube_lines_finish(). */
+#define DH_KUBE_LINE_MAX ((size_t)16 << 20)
+typedef int (*dh_kube_line_cb)(void *arg, const char *line, size_t len, struct dh_error **err);
+struct dh_kube_lines {
+    struct dh_buf partial;
+    size_t max;
+};
+void dh_kube_lines_init(struct dh_kube_lines *l, size_t max);
+void dh_kube_lines_release(struct dh_kube_lines *l);
+int dh_kube_lines_feed(struct dh_kube_lines *l, const char *data, size_t len, dh_kube_line_cb cb,
+                       void *arg, struct dh_error **err);
+int dh_kube_lines_finish(struct dh_kube_lines *l, dh_kube_line_cb cb, void *arg,
+                         struct dh_error **err);
+
+/* Called for each event of a watch; object is borrowed.  Return -1 (with *err) to
+   stop the watch: dh_kube_watch() then returns that error. */
+typedef int (*dh_kube_watch_cb)(void *arg, enum dh_kube_event_type type, json_t *object,
+                                struct dh_error **err);
+/* Streams GET path (which must carry watch=1 and its options, e.g.
+   resourceVersion, allowWatchBookmarks=true, timeoutSeconds) through http.h's
+   on_body, line by line, and calls cb for each event as it arrives.  timeout_ms
+   bounds the whole request (set it above the timeoutSeconds asked of the server).
+   Returns 0 when the server ended the stream; -1 on an ERROR event (410 ->
+   DH_KUBE_E_GONE), a non-2xx answer (dh_kube_status_error()), a transport error
+   (a stream silent for 30 s ends with DH_KUBE_E_TIMEOUT: servers send bookmarks,
+   so the caller may simply watch again from its last resourceVersion), or the
+   callback's error.  A 401 is retried once with fresh credentials, as
+   dh_kube_request() does. */
+int dh_kube_watch(struct dh_kube_client *c, const char *path, long timeout_ms, dh_kube_watch_cb cb,
+                  void *arg, struct dh_error **err);
 
 /* Percent-encodes s for a query value (everything but unreserved characters).  New string. */
 char *dh_kube_query_escape(const char *s);

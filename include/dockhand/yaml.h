@@ -30,6 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "dockhand/buf.h"
 #include "dockhand/error.h"
 
 #define DH_YAML_MAX_SIZE  (1024 * 1024)
@@ -135,5 +138,34 @@ int dh_yaml_get_uint(const struct dh_yaml_node *n, const char *path, uint64_t ma
    "'x' must be a duration such as 30s, 5m or 1h", "'x' must be at most <max>ms". */
 int dh_yaml_get_duration(const struct dh_yaml_node *n, const char *path, uint64_t max_ms,
                          uint64_t *ret_ms, struct dh_error **err);
+
+/*
+ * Emitting.  dh_yaml_emit_json() appends v as one block-style YAML document
+ * (no "---", ends with a newline), shaped as kubectl -o yaml shapes it (go-yaml
+ * v2, itself libyaml's emitter): two-space indent, sequences in a mapping not
+ * indented, empty collections as {} and [], no line folding; strings plain
+ * unless dh_yaml_needs_quotes() (then double-quoted) or they hold a line break
+ * (then a literal block when possible), libyaml falling back to quotes when
+ * plain is not allowed (": ", leading indicators, ...).  Keys are written in
+ * the object's order, or sorted by bytes with DH_YAML_EMIT_SORT_KEYS (what
+ * kubectl prints).
+ *
+ * Secrets: values shaped like tokens (at least 16 characters of
+ * [A-Za-z0-9+/=_.-], so every base64 Secret data value) never reach libyaml,
+ * which frees its copies without wiping: a random placeholder of the same
+ * length is emitted and the value spliced into out afterwards.  libyaml's
+ * output buffer is wiped.  Pass a secret buffer when v holds secrets.
+ * Errors: E2BIG past out's cap (out unchanged), EINVAL for nesting deeper than
+ * DH_YAML_MAX_DEPTH.
+ */
+enum dh_yaml_emit_flags {
+    DH_YAML_EMIT_SORT_KEYS = 1 << 0,
+};
+int dh_yaml_emit_json(json_t *v, unsigned flags, struct dh_buf *out, struct dh_error **err);
+
+/* True when the plain scalar s[0..len) would not read back as that string under
+   YAML 1.1 (go-yaml, kubectl) or the YAML 1.2 core schema: empty, null, bool
+   (yes/no/on/off too), int, float, base-60 number or timestamp. */
+bool dh_yaml_needs_quotes(const char *s, size_t len);
 
 #endif

@@ -16,6 +16,7 @@ One plain-HTTP listener on 127.0.0.1 (a free port) serves, by path:
                                                   --container-token when that is given)
 
     aws-sts.py --dir DIR [--key AKID:SECRET]... [--role ARN]... [--web-token T]
+               [--web-identity-key AKID:SECRET:SESSION_TOKEN]
                [--container-token T] [--imds-role NAME] [--region R] [--idle-timeout S]
 
 The port is written to DIR/port once the server listens.  DIR/calls.json holds
@@ -24,7 +25,8 @@ counters per operation ("AssumeRole", "AssumeRoleWithWebIdentity", "imds-token",
 request's non-secret fields (Action, RoleArn, RoleSessionName, signing AccessKeyId).
 Credentials handed out are valid signing keys for later AssumeRole calls (role
 chaining).  AssumeRole only accepts roles given with --role (any role when none is
-given).  Anything unexpected is refused with a 400.  Exits after --idle-timeout
+given).  --web-identity-key fixes the credentials AssumeRoleWithWebIdentity hands out
+(so another strict fake, e.g. aws-ecr.py, can be configured to accept exactly them).  Anything unexpected is refused with a 400.  Exits after --idle-timeout
 seconds (default 120) without a request.
 """
 import argparse
@@ -222,7 +224,11 @@ class H(BaseHTTPRequestHandler):
             if ARGS.role and role not in ARGS.role:
                 return sts_error(self, 403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
             count("AssumeRoleWithWebIdentity")
-            a, s, t = issue("ASIAWEB")
+            if ARGS.web_identity_key:
+                a, s, t = ARGS.web_identity_key.split(":", 2)
+                KEYS[a] = (s, t)
+            else:
+                a, s, t = issue("ASIAWEB")
             return sts_ok(self, "AssumeRoleWithWebIdentity", a, s, t,
                           "    <SubjectFromWebIdentityToken>system:serviceaccount:ns:sa"
                           "</SubjectFromWebIdentityToken>\n")
@@ -302,11 +308,14 @@ def main():
     p.add_argument("--key", action="append", default=[])
     p.add_argument("--role", action="append", default=[])
     p.add_argument("--web-token")
+    p.add_argument("--web-identity-key")
     p.add_argument("--container-token")
     p.add_argument("--imds-role", default="ec2-role")
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--idle-timeout", type=float, default=120)
     ARGS = p.parse_args()
+    if ARGS.web_identity_key and len(ARGS.web_identity_key.split(":", 2)) != 3:
+        p.error("--web-identity-key wants AKID:SECRET:SESSION_TOKEN")
     for k in ARGS.key:
         akid, _, secret = k.partition(":")
         KEYS[akid] = (secret, None)

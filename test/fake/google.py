@@ -36,6 +36,7 @@ Scenario (POST /_fake/scenario, JSON, replaces the previous one):
 "no_flavor" drops the Metadata-Flavor header from metadata answers; "iam_status"
 fails generateAccessToken only, with a Google API error ({"error":{"code","status","message"}}).
     POST /iam/EMAIL:generateAccessToken
+    POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken   (the real path)
                      IAM Credentials for service account impersonation: demands a Bearer
                      token this fake's STS issued, JSON {"scope":[cloud-platform],
                      "lifetime":"Ns"}; answers {"accessToken","expireTime"}.
@@ -244,7 +245,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, {"access_token": tok, "expires_in": 3600,
                                         "issued_token_type": ACCESS_TOKEN_TYPE,
                                         "token_type": "Bearer"})
-            if path == "/iam/%s:generateAccessToken" % ARGS.email:
+            if path in ("/iam/%s:generateAccessToken" % ARGS.email,
+                        "/v1/projects/-/serviceAccounts/%s:generateAccessToken" % ARGS.email):
                 count("iam")
                 ct = self.headers.get("Content-Type", "")
                 if ct != "application/json":

@@ -93,6 +93,7 @@ static void test_not_executable(void)
 int main(void)
 {
     _cleanup_free_ char *bin = NULL;
+    _cleanup_free_ char *path = NULL;
     _cleanup_error_ struct dh_error *err = NULL;
 
     if (t_isolate(root, sizeof(root), "dh-helperexec") < 0)
@@ -100,7 +101,8 @@ int main(void)
     bin = dh_xasprintf("%s/bin", root);
     if (dh_mkdir_p(bin, 0700, &err) < 0)
         return 1;
-    setenv("PATH", dh_xasprintf("/nonexistent:%s:/usr/bin:/bin", bin), 1);
+    path = dh_xasprintf("/nonexistent:%s:/usr/bin:/bin", bin);
+    setenv("PATH", path, 1);
     T_RUN(test_found);
     T_RUN(test_not_found_and_errors);
     T_RUN(test_not_executable);

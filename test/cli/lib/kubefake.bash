@@ -58,3 +58,38 @@ fake_ctl() {
     python3 "$FAKE" ctl --dir "$FAKE_DIR" --ca "$PKI/ca.crt" "$@"
 }
 
+
+# fake_kubeconfig FILE: a kubeconfig with a bearer token ($TOKEN) for the fake in $FAKE_DIR.
+fake_kubeconfig() {
+    cat >"$1" <<EOK
+apiVersion: v1
+kind: Config
+current-context: fake
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:$(cat "$FAKE_DIR/port")
+    certificate-authority: $PKI/ca.crt
+users:
+- name: tester
+  user:
+    token: $TOKEN
+contexts:
+- name: fake
+  context: {cluster: fake, user: tester}
+EOK
+}
+
+# fake_namespaces LABELS-JSON NAME...: creates namespaces with these labels (a `default`
+# ServiceAccount comes with each, as the ServiceAccount controller makes it).
+fake_namespaces() {
+    local labels=$1
+    shift
+    printf '%s\n' "$@" | jq -R . | jq -sc --argjson l "$labels" 'map({name: ., labels: $l})' |
+        fake_ctl POST /_fake/namespace "$(cat)" >/dev/null
+}
+
+# fake_counters: {"requests", "writes", "watches", "by_method"} of the recorded API requests.
+fake_counters() {
+    fake_ctl GET /_fake/counters
+}
