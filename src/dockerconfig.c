@@ -273,22 +273,36 @@ json_t *dh_dockerconfig_root(struct dh_dockerconfig *c)
     return c->root;
 }
 
+/* The fields of docker's AuthConfig, the only ones a legacy entry holds. */
+static bool authconfig_field(const char *k)
+{
+    static const char *const fields[] = {"auth",          "username",      "password",     "email",
+                                         "serveraddress", "identitytoken", "registrytoken"};
+    size_t i;
+
+    for (i = 0; i < DH_ARRAY_SIZE(fields); i++)
+        if (!strcmp(k, fields[i]))
+            return true;
+    return false;
+}
+
 bool dh_dockerconfig_is_legacy(const struct dh_dockerconfig *c)
 {
-    const char *k;
-    json_t *v;
+    const char *k, *f;
+    json_t *v, *x;
 
     if (json_object_size(c->root) == 0 || json_object_get(c->root, "auths"))
         return false;
-    json_object_foreach (c->root, k, v)
+    /* Every top-level value must look like an auth entry: an object of strings
+       with AuthConfig's field names only.  So a modern file without "auths"
+       (only credHelpers, proxies, plugins, an unknown object...) is not legacy. */
+    json_object_foreach (c->root, k, v) {
         if (!json_is_object(v))
             return false;
-    /* A modern file with only credHelpers (an object of strings) is not legacy:
-       legacy entries hold auth/email fields, never string-valued maps alone. */
-    if (json_object_get(c->root, "credHelpers") || json_object_get(c->root, "HttpHeaders") ||
-        json_object_get(c->root, "proxies") || json_object_get(c->root, "plugins") ||
-        json_object_get(c->root, "features") || json_object_get(c->root, "aliases"))
-        return false;
+        json_object_foreach (v, f, x)
+            if (!json_is_string(x) || !authconfig_field(f))
+                return false;
+    }
     return true;
 }
 

@@ -79,7 +79,7 @@ static int run_get(const char *path, const char *name, const char *server, struc
     char *argv[] = {argv0, verb, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t def;
+    sigset_t def, none;
     int in[2] = {-1, -1}, outp[2] = {-1, -1};
     struct timespec t0;
     pid_t pid;
@@ -101,7 +101,11 @@ static int run_get(const char *path, const char *name, const char *server, struc
     sigemptyset(&def);
     sigaddset(&def, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    /* The helper starts as from a shell: default SIGPIPE, nothing blocked (the
+       caller may block signals it handles in a loop, e.g. prune --watch). */
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     r = posix_spawn(&pid, path, &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

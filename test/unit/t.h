@@ -88,6 +88,7 @@ static inline int t_isolate(char *dir, size_t n, const char *prefix)
     setenv("HOME", dir, 1);
     setenv("XDG_DATA_HOME", dir, 1);
     setenv("XDG_CONFIG_HOME", dir, 1);
+    setenv("XDG_STATE_HOME", dir, 1);
     unsetenv("DOCKHAND_CONFIG");
     unsetenv("DOCKHAND_STORE");
     unsetenv("DOCKHAND_NAMESPACE");

@@ -124,6 +124,8 @@ static void test_legacy(void)
 {
     const char *legacy = "{\"https://index.docker.io/v1/\":{\"auth\":\"dTpw\",\"email\":\"e\"}}";
     const char *modern = "{\"credHelpers\":{\"gcr.io\":\"gcr\"}}";
+    const char *unknown = "{\"x-tool\":{\"n\":1},\"proxies\":{\"default\":{}}}";
+    _cleanup_dockerconfig_ struct dh_dockerconfig *u = NULL;
     _cleanup_dockerconfig_ struct dh_dockerconfig *a = NULL;
     _cleanup_dockerconfig_ struct dh_dockerconfig *b = NULL;
     _cleanup_error_ struct dh_error *err = NULL;
@@ -133,6 +135,8 @@ static void test_legacy(void)
     T_ASSERT(dh_dockerconfig_auths(a, true) == dh_dockerconfig_root(a));
     T_REQUIRE(dh_dockerconfig_parse("t", modern, strlen(modern), &b, &err) == 0);
     T_ASSERT(!dh_dockerconfig_is_legacy(b));
+    T_REQUIRE(dh_dockerconfig_parse("t", unknown, strlen(unknown), &u, &err) == 0);
+    T_ASSERT(!dh_dockerconfig_is_legacy(u));
 }
 
 static void test_hostname_rules(void)
