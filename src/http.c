@@ -591,9 +591,13 @@ static int configure(CURL *h, const struct dh_http_request *req, const char *met
     /* Time limits. */
     SET(set_long, CURLOPT_TIMEOUT_MS, timeout);
     SET(set_long, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout);
-    SET(set_long, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
-    SET(set_long, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+    if (!req->no_low_speed_limit) {
+        SET(set_long, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
+        SET(set_long, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+    }
     SET(set_long, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (req->http2_prior_knowledge)
+        SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 
     /* TLS. */
     SET(set_long, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -806,6 +810,12 @@ int dh_http_do(const struct dh_http_request *req, struct dh_http_response *resp,
     if (!strcmp(u.scheme, "http") && !req->allow_http) {
         dh_error_make(&local_err, EPERM, "refusing plain http to '%s': https required",
                       u.authority);
+        goto out;
+    }
+    if (req->http2_prior_knowledge && (strcmp(u.scheme, "http") != 0 || !lib_http2)) {
+        dh_error_make(&local_err, ENOTSUP, "%s",
+                      !lib_http2 ? "HTTP/2 needs a libcurl built with nghttp2"
+                                 : "HTTP/2 with prior knowledge is for plain http only");
         goto out;
     }
     if ((req->client_cert_pem || req->ca_pem) && lib_gnutls) {

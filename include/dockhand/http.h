@@ -61,6 +61,14 @@ struct dh_http_request {
     /* Ignore http_proxy/https_proxy/all_proxy from the environment: for metadata
        endpoints, whose answers are credentials a proxy must not see.  Default false. */
     bool no_proxy;
+    /* Speak HTTP/2 from the first byte (h2c "prior knowledge", no Upgrade), as gRPC
+       servers on a unix socket expect; plain http only.  ENOTSUP when the loaded
+       libcurl has no HTTP/2.  Trailers (HTTP/2 HEADERS after the body, e.g.
+       grpc-status) are appended to resp->headers after the response headers. */
+    bool http2_prior_knowledge;
+    /* Do not abort a transfer that is silent for 30 s: for calls whose answer comes
+       only at the end (a gRPC PullImage); timeout_ms still bounds the whole call. */
+    bool no_low_speed_limit;
 };
 
 struct dh_http_header {
@@ -71,7 +79,7 @@ struct dh_http_header {
 struct dh_http_response {
     long status;                    /* HTTP status code */
     struct dh_buf body;             /* the body (unless on_body was set), NUL-terminated */
-    struct dh_http_header *headers; /* headers of the final response, in order */
+    struct dh_http_header *headers; /* headers of the final response, in order (then trailers) */
     size_t n_headers;
 };
 
