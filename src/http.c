@@ -596,8 +596,13 @@ static int configure(CURL *h, const struct dh_http_request *req, const char *met
         SET(set_long, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
     }
     SET(set_long, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (req->http2_prior_knowledge)
+    if (req->http2_prior_knowledge) {
         SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        /* libcurl 7.88 (Debian 12) fails the second request on a reused h2c
+           connection ("Error in the HTTP2 framing layer"): one connection each. */
+        SET(set_long, CURLOPT_FRESH_CONNECT, 1L);
+        SET(set_long, CURLOPT_FORBID_REUSE, 1L);
+    }
 
     /* TLS. */
     SET(set_long, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);

@@ -64,7 +64,9 @@ struct dh_http_request {
     /* Speak HTTP/2 from the first byte (h2c "prior knowledge", no Upgrade), as gRPC
        servers on a unix socket expect; plain http only.  ENOTSUP when the loaded
        libcurl has no HTTP/2.  Trailers (HTTP/2 HEADERS after the body, e.g.
-       grpc-status) are appended to resp->headers after the response headers. */
+       grpc-status) are appended to resp->headers after the response headers.  Each
+       such request opens its own connection and closes it: libcurl 7.88 (Debian 12)
+       fails a second request on a reused h2c connection. */
     bool http2_prior_knowledge;
     /* Do not abort a transfer that is silent for 30 s: for calls whose answer comes
        only at the end (a gRPC PullImage); timeout_ms still bounds the whole call. */
