@@ -14,7 +14,8 @@
  *     status-loop N IMAGE  N ImageStatus calls on one client; prints "N calls in MS ms"
  *
  * --creds-stdin reads {"username": ..., "password": ...} (a docker credential:
- * username "<token>" makes the password an identity token) from stdin: never argv.
+ * username "<token>" makes the password an identity token) from stdin: never argv;
+ * an optional "server_address" is passed as it is (to test containerd's rule).
  * Errors: "cri-client: message" on stderr, status 1.
  */
 #include <errno.h>
@@ -56,6 +57,10 @@ static int read_creds(struct dh_cri_auth *auth, struct dh_error **err)
         return dh_error_make(err, EINVAL, "credentials on stdin need username and password");
     }
     r = dh_cri_auth_from_credential(json_string_value(u), json_string_value(p), auth, err);
+    /* Only to show containerd's server_address rule in the tests: dockhand leaves it empty. */
+    if (r == 0 && json_is_string(json_object_get(root, "server_address")))
+        auth->server_address =
+                dh_xstrdup(json_string_value(json_object_get(root, "server_address")));
     json_decref(root);
     return r;
 }
