@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dockhand/cleanup.h"
 #include "dockhand/http.h"
+#include "dockhand/log.h"
 #include "dockhand/mem.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
@@ -19,6 +21,8 @@
 #define TIMEOUT_MARGIN_MS 2000L
 /* grpc-message is shown in one-line errors: capped. */
 #define MAX_STATUS_MESSAGE 4096
+/* Attempts when the stream ends before the request went out (ECONNABORTED from http.c). */
+#define MAX_ATTEMPTS 8
 
 static const char *const code_names[] = {
         "OK",
@@ -222,7 +226,7 @@ int dh_grpc_unary(const struct dh_grpc_call *call, struct dh_buf *ret_msg, int *
     const uint8_t *msg;
     size_t msg_len, max_reply = call->max_reply ? call->max_reply : DH_GRPC_DEFAULT_MAX_MSG;
     long timeout = call->timeout_ms > 0 ? call->timeout_ms : DEFAULT_TIMEOUT_MS;
-    int code, r = -1;
+    int code, attempt, r = -1;
 
     if (ret_code)
         *ret_code = -1;
@@ -253,8 +257,28 @@ int dh_grpc_unary(const struct dh_grpc_call *call, struct dh_buf *ret_msg, int *
     req.unix_socket = call->unix_socket;
     req.http2_prior_knowledge = true;
     req.no_low_speed_limit = true;
-    if (dh_http_do(&req, &resp, err) < 0)
-        return dh_error_wrap(err, "%s", call->method + 1);
+    for (attempt = 1;; attempt++) {
+        _cleanup_error_ struct dh_error *e = NULL;
+
+        if (dh_http_do(&req, &resp, &e) == 0)
+            break;
+        /* The server answered on the headers alone and libcurl lost the answer (see
+           http2_prior_knowledge in http.h): it never saw the request, ask again. */
+        if (e->status != ECONNABORTED) {
+            dh_error_move(err, &e);
+            return dh_error_wrap(err, "%s", call->method + 1);
+        }
+        if (attempt == MAX_ATTEMPTS)
+            return dh_error_make(err, ECONNABORTED,
+                                 "%s: the server closed the stream %d times before reading the "
+                                 "request (an answer libcurl loses; typically an unknown service "
+                                 "or method)",
+                                 call->method + 1, MAX_ATTEMPTS);
+        dh_log_debug("grpc %s: %s; retrying", call->method + 1, e->msg);
+        /* A growing pause (1, 2, 4 ... 64 ms): the race depends on scheduling. */
+        (void)nanosleep(
+                &(struct timespec){.tv_sec = 0, .tv_nsec = (1L << (attempt - 1)) * 1000000L}, NULL);
+    }
 
     status_s = dh_http_header(&resp, "grpc-status");
     if (status_s) {

@@ -850,6 +850,10 @@ int dh_http_do(const struct dh_http_request *req, struct dh_http_response *resp,
                      u.authority, u.path ? u.path : "/", elapsed, (int)rc);
         if (x.cb_err)
             dh_error_move(&local_err, &x.cb_err);
+        else if (rc == CURLE_HTTP2_STREAM && req->http2_prior_knowledge && !resp->n_headers)
+            dh_error_make(&local_err, ECONNABORTED,
+                          "HTTP/2 stream to '%s' closed before the request was sent: %s",
+                          u.authority, reason(rc, errbuf, &u));
         else
             transfer_error(h, rc, errbuf, &u, req, elapsed, &local_err);
         goto out;

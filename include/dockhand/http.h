@@ -66,7 +66,10 @@ struct dh_http_request {
        libcurl has no HTTP/2.  Trailers (HTTP/2 HEADERS after the body, e.g.
        grpc-status) are appended to resp->headers after the response headers.  Each
        such request opens its own connection and closes it: libcurl 7.88 (Debian 12)
-       fails a second request on a reused h2c connection. */
+       fails a second request on a reused h2c connection.  When the server ends the
+       stream before libcurl sent the request body (an answer decided on the headers
+       alone, e.g. gRPC's unknown method), libcurl 7.88 loses that answer: the request
+       then fails with ECONNABORTED, and the server never got the body (safe to retry). */
     bool http2_prior_knowledge;
     /* Do not abort a transfer that is silent for 30 s: for calls whose answer comes
        only at the end (a gRPC PullImage); timeout_ms still bounds the whole call. */

@@ -187,13 +187,24 @@ teardown_file() {
     [ "$status" -eq 0 ]
 }
 
+# call_until_status METHOD: the error of `cri call METHOD`.  An unknown method is
+# answered on the request headers alone, and libcurl 7.88 sometimes loses that answer
+# (src/grpc.c retries 8 times; docs/cri.md): up to 3 runs, each failure must be that one.
+call_until_status() {
+    for _ in 1 2 3; do
+        run --separate-stderr cri call "$1"
+        [ "$status" -eq 1 ] || return 1
+        [[ $stderr == *"rpc error: code = "* ]] && return 0
+        [[ $stderr == *"closed the stream 8 times before reading the request"* ]] || return 1
+    done
+    return 1
+}
+
 @test "cri: gRPC errors carry the status name and message" {
-    run --separate-stderr cri call /runtime.v1.ImageService/NoSuchMethod
-    [ "$status" -eq 1 ]
+    call_until_status /runtime.v1.ImageService/NoSuchMethod
     [ "$stderr" = "cri-client: runtime.v1.ImageService/NoSuchMethod: rpc error: code = Unimplemented desc = unknown method NoSuchMethod for service runtime.v1.ImageService" ]
-    run --separate-stderr cri call /no.such.Service/Method
-    [ "$status" -eq 1 ]
-    [[ $stderr == *"code = Unimplemented desc = unknown service no.such.Service"* ]]
+    call_until_status /no.such.Service/Method
+    [ "$stderr" = "cri-client: no.such.Service/Method: rpc error: code = Unimplemented desc = unknown service no.such.Service" ]
     # the deadline travels as grpc-timeout: containerd gives up and says so
     run --separate-stderr cri --timeout 1 pull "$DH_REG_HOST/test/hello:latest"
     [ "$status" -eq 1 ]
