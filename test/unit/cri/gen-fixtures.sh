@@ -12,7 +12,7 @@ root=$PWD
 . test/cli/lib/registry.bash
 # shellcheck source=test/cli/lib/containerd.bash
 . test/cli/lib/containerd.bash
-dh_require protoc curl python3
+dh_require protoc curl python3 clang-format
 work=$(mktemp -d /tmp/dh-crifix.XXXXXX)
 trap 'dh_containerd_stop "$work/ctrd" || true; dh_registry_stop "$work/reg" || true; rm -rf "$work"' EXIT
 dh_registry_start "$work/reg" dockhand fixture-password
@@ -79,6 +79,7 @@ for n in names:
     print("static const unsigned char fix_%s[] = {%s};" % (n, body if d else "0"))
     print("static const size_t fix_%s_len = %d;" % (n, len(d)))
 PY
+clang-format -i "$root/test/unit/cri/fixtures.h"
 # Fuzz seeds: a selector byte (see test/fuzz/fuzz_cri_reply.c) then the reply.
 corpus=test/fuzz/corpus/fuzz_cri_reply
 mkdir -p "$corpus"
