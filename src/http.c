@@ -591,9 +591,18 @@ static int configure(CURL *h, const struct dh_http_request *req, const char *met
     /* Time limits. */
     SET(set_long, CURLOPT_TIMEOUT_MS, timeout);
     SET(set_long, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout);
-    SET(set_long, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
-    SET(set_long, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+    if (!req->no_low_speed_limit) {
+        SET(set_long, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
+        SET(set_long, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+    }
     SET(set_long, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (req->http2_prior_knowledge) {
+        SET(set_long, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        /* libcurl 7.88 (Debian 12) fails the second request on a reused h2c
+           connection ("Error in the HTTP2 framing layer"): one connection each. */
+        SET(set_long, CURLOPT_FRESH_CONNECT, 1L);
+        SET(set_long, CURLOPT_FORBID_REUSE, 1L);
+    }
 
     /* TLS. */
     SET(set_long, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -808,6 +817,12 @@ int dh_http_do(const struct dh_http_request *req, struct dh_http_response *resp,
                       u.authority);
         goto out;
     }
+    if (req->http2_prior_knowledge && (strcmp(u.scheme, "http") != 0 || !lib_http2)) {
+        dh_error_make(&local_err, ENOTSUP, "%s",
+                      !lib_http2 ? "HTTP/2 needs a libcurl built with nghttp2"
+                                 : "HTTP/2 with prior knowledge is for plain http only");
+        goto out;
+    }
     if ((req->client_cert_pem || req->ca_pem) && lib_gnutls) {
         dh_error_make(&local_err, ENOTSUP,
                       "%s in memory need libcurl with OpenSSL ('%s' uses GnuTLS); install libcurl4",
@@ -835,6 +850,10 @@ int dh_http_do(const struct dh_http_request *req, struct dh_http_response *resp,
                      u.authority, u.path ? u.path : "/", elapsed, (int)rc);
         if (x.cb_err)
             dh_error_move(&local_err, &x.cb_err);
+        else if (rc == CURLE_HTTP2_STREAM && req->http2_prior_knowledge && !resp->n_headers)
+            dh_error_make(&local_err, ECONNABORTED,
+                          "HTTP/2 stream to '%s' closed before the request was sent: %s",
+                          u.authority, reason(rc, errbuf, &u));
         else
             transfer_error(h, rc, errbuf, &u, req, elapsed, &local_err);
         goto out;

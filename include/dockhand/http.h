@@ -61,6 +61,19 @@ struct dh_http_request {
     /* Ignore http_proxy/https_proxy/all_proxy from the environment: for metadata
        endpoints, whose answers are credentials a proxy must not see.  Default false. */
     bool no_proxy;
+    /* Speak HTTP/2 from the first byte (h2c "prior knowledge", no Upgrade), as gRPC
+       servers on a unix socket expect; plain http only.  ENOTSUP when the loaded
+       libcurl has no HTTP/2.  Trailers (HTTP/2 HEADERS after the body, e.g.
+       grpc-status) are appended to resp->headers after the response headers.  Each
+       such request opens its own connection and closes it: libcurl 7.88 (Debian 12)
+       fails a second request on a reused h2c connection.  When the server ends the
+       stream before libcurl sent the request body (an answer decided on the headers
+       alone, e.g. gRPC's unknown method), libcurl 7.88 loses that answer: the request
+       then fails with ECONNABORTED, and the server never got the body (safe to retry). */
+    bool http2_prior_knowledge;
+    /* Do not abort a transfer that is silent for 30 s: for calls whose answer comes
+       only at the end (a gRPC PullImage); timeout_ms still bounds the whole call. */
+    bool no_low_speed_limit;
 };
 
 struct dh_http_header {
@@ -71,7 +84,7 @@ struct dh_http_header {
 struct dh_http_response {
     long status;                    /* HTTP status code */
     struct dh_buf body;             /* the body (unless on_body was set), NUL-terminated */
-    struct dh_http_header *headers; /* headers of the final response, in order */
+    struct dh_http_header *headers; /* headers of the final response, in order (then trailers) */
     size_t n_headers;
 };
 
