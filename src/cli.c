@@ -25,6 +25,7 @@ static int cmd_token(int argc, char **argv, struct dh_error **err);
 static int cmd_help(int argc, char **argv, struct dh_error **err);
 
 static const struct cli_command commands[] = {
+        {"agent", "keep a list of images present in the node's container runtime", dh_cmd_agent},
         {"configure-docker", "point docker's config.json at dockhand", dh_cmd_configure_docker},
         {"help", "show this help", cmd_help},
         {"kubelet-provider", "the kubelet credential provider plugin", dh_cmd_kubelet_provider},

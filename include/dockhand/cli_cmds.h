@@ -19,5 +19,6 @@ int dh_cmd_secret(int argc, char **argv, struct dh_error **err);
 int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err);
 int dh_cmd_kubelet_provider(int argc, char **argv, struct dh_error **err);
 int dh_cmd_pull(int argc, char **argv, struct dh_error **err);
+int dh_cmd_agent(int argc, char **argv, struct dh_error **err);
 
 #endif
