@@ -162,13 +162,31 @@ static int unescape(struct parser *ps, const unsigned char *s, const unsigned ch
 
 /* Scans a string at ps->p (on the opening quote).  Sets *ret and *ret_len to its decoded
    text (in the input when it has no escape, else in ps->scratch). */
+/* True when the 8 bytes at q are all printable ASCII other than '"' and '\\'
+   (bytes < 0x20, >= 0x80, '"' or '\\' set a high bit: the classic SWAR tests). */
+static inline bool plain8(const unsigned char *q)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t x, lt, dq, bs;
+
+    memcpy(&x, q, 8);
+    lt = (x - ones * 0x20) & ~x;
+    dq = x ^ (ones * '"');
+    dq = (dq - ones) & ~dq;
+    bs = x ^ (ones * '\\');
+    bs = (bs - ones) & ~bs;
+    return ((lt | dq | bs | x) & highs) == 0;
+}
+
 static int scan_string(struct parser *ps, const char **ret, size_t *ret_len)
 {
     const unsigned char *s = ps->p + 1, *q = s;
     bool escaped = false;
 
     for (;;) {
-        /* the common case: printable ASCII */
+        /* the common case: printable ASCII (base64 tokens), 8 bytes at a time */
+        while (ps->end - q >= 8 && plain8(q))
+            q += 8;
         while (q < ps->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
             q++;
         if (q >= ps->end)
