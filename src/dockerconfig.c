@@ -29,7 +29,7 @@ struct dh_dockerconfig {
     char *resolved;       /* symlinks resolved: the file written */
     json_t *root;         /* an object */
     uint64_t fingerprint; /* of the document as read or saved, to tell whether it was edited */
-    struct dh_buf orig;   /* the bytes read (secret: they hold credentials) */
+    struct dh_buf orig;   /* the bytes read, until parsed (secret: they hold credentials) */
     bool existed;         /* the file existed and was not empty */
     /* formatting */
     bool compact;    /* one line */
@@ -256,6 +256,10 @@ static int parse_into(struct dh_dockerconfig *c, const char *name, struct dh_err
                              name);
     detect_format(c, p + start, c->orig.len - start);
     c->fingerprint = fingerprint(c->root);
+    /* The bytes are not needed any more (the tree and the fingerprint say it
+       all): wipe them now rather than hold the file twice in memory. */
+    dh_buf_release(&c->orig);
+    dh_buf_init_secret(&c->orig, DH_DOCKERCONFIG_MAX);
     return 0;
 }
 
@@ -580,10 +584,6 @@ int dh_dockerconfig_save(struct dh_dockerconfig *c, bool *ret_written, struct dh
     dir = dh_dirname(c->resolved);
     if (dh_mkdir_p(dir, 0700, err) < 0 ||
         dh_write_file_atomic(c->resolved, b.data, b.len, 0600, true, err) < 0)
-        return -1;
-    /* What is on disk now is the new original. */
-    dh_buf_truncate(&c->orig, 0);
-    if (dh_buf_append(&c->orig, b.data, b.len, err) < 0)
         return -1;
     c->existed = true;
     c->fingerprint = fingerprint(c->root);
