@@ -905,6 +905,9 @@ struct mxfer {
     char **headers;
     size_t n_headers;
     char *ca_file;
+    char *ca_pem;
+    char *client_cert_pem;
+    char *client_key_pem; /* secret */
     void *tag;
     long start_at_ms; /* not before (monotonic) */
     long started_ms;
@@ -952,6 +955,9 @@ static void mxfer_free(struct mxfer *t)
         dh_str_free_wipe(t->headers[i]);
     free(t->headers);
     free(t->ca_file);
+    free(t->ca_pem);
+    free(t->client_cert_pem);
+    dh_str_free_wipe(t->client_key_pem);
     free(t);
 }
 
@@ -1051,9 +1057,15 @@ int dh_http_multi_add_delayed(struct dh_http_multi *m, const struct dh_http_mult
         t->headers[i] = dh_xstrdup(req->headers[i]);
     t->n_headers = n;
     t->ca_file = req->ca_file ? dh_xstrdup(req->ca_file) : NULL;
+    t->ca_pem = req->ca_pem ? dh_xstrdup(req->ca_pem) : NULL;
+    t->client_cert_pem = req->client_cert_pem ? dh_xstrdup(req->client_cert_pem) : NULL;
+    t->client_key_pem = req->client_key_pem ? dh_xstrdup(req->client_key_pem) : NULL;
     t->mreq.url = t->url;
     t->mreq.headers = (const char *const *)t->headers;
     t->mreq.ca_file = t->ca_file;
+    t->mreq.ca_pem = t->ca_pem;
+    t->mreq.client_cert_pem = t->client_cert_pem;
+    t->mreq.client_key_pem = t->client_key_pem;
     t->tag = tag;
     t->start_at_ms = now_ms() + (delay_ms > 0 ? delay_ms : 0);
     for (pp = &m->queue; *pp && (*pp)->start_at_ms <= t->start_at_ms; pp = &(*pp)->next)
@@ -1163,6 +1175,9 @@ static int mxfer_setup(struct dh_http_multi *m, struct mxfer *t, struct dh_error
             .allow_http = t->mreq.allow_http,
             .insecure_skip_verify = t->mreq.insecure_skip_verify,
             .ca_file = t->ca_file,
+            .ca_pem = t->ca_pem,
+            .client_cert_pem = t->client_cert_pem,
+            .client_key_pem = t->client_key_pem,
             .no_proxy = t->mreq.no_proxy,
     };
     dh_buf_init(&t->resp.body, MULTI_ERROR_BODY_MAX);
