@@ -345,8 +345,9 @@ int dh_cmd_pull(int argc, char **argv, struct dh_error **err)
             fetched += res[k].bytes_fetched;
         }
         human(a, sizeof(a), (double)fetched);
-        fprintf(stderr, "%zu of %zu image%s pulled into %s, %s fetched in %.2f s\n", n - failed, n,
-                n == 1 ? "" : "s", dir, a, (double)(mono_ms() - start) / 1000.0);
+        if (failed < n)
+            fprintf(stderr, "%zu of %zu image%s pulled into %s, %s fetched in %.2f s\n", n - failed,
+                    n, n == 1 ? "" : "s", dir, a, (double)(mono_ms() - start) / 1000.0);
     }
     if (rc < 0 && failed > 1) {
         /* each failed image on its own line; the summary last */
