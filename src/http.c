@@ -893,6 +893,7 @@ const char *dh_http_header(const struct dh_http_response *resp, const char *name
 #define MULTI_DEFAULT_CONCURRENCY 4
 #define MULTI_LOW_SPEED_BYTES     1024L
 #define MULTI_LOW_SPEED_SECONDS   30L
+#define MULTI_BUFFER_SIZE         (256L * 1024)
 /* "No limit" on a whole transfer: curl takes 0 as none, configure() takes 0 as its default. */
 #define MULTI_NO_TIMEOUT_MS (365L * 24 * 3600 * 1000)
 
@@ -1205,6 +1206,8 @@ static int mxfer_setup(struct dh_http_multi *m, struct mxfer *t, struct dh_error
         t->mreq.low_speed_bytes > 0 ? t->mreq.low_speed_bytes : MULTI_LOW_SPEED_BYTES);
     SET(set_long, CURLOPT_LOW_SPEED_TIME,
         t->mreq.low_speed_seconds > 0 ? t->mreq.low_speed_seconds : MULTI_LOW_SPEED_SECONDS);
+    /* larger reads: fewer syscalls and callbacks per blob (curl's default is 16 KiB) */
+    SET(set_long, CURLOPT_BUFFERSIZE, MULTI_BUFFER_SIZE);
     SET(set_write_cb, CURLOPT_WRITEFUNCTION, multi_write_cb);
     SET(set_ptr, CURLOPT_WRITEDATA, t);
     SET(set_ptr, CURLOPT_PRIVATE, t);
