@@ -18,11 +18,12 @@
 #include "dockhand/manifest.h"
 #include "dockhand/mem.h"
 
-#define LAYOUT_FILE    "oci-layout"
-#define LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
-#define INDEX_FILE     "index.json"
-#define INDEX_MAX      ((size_t)64 << 20)
-#define IO_CHUNK       ((size_t)128 << 10)
+#define LAYOUT_FILE     "oci-layout"
+#define LAYOUT_CONTENT  "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define INDEX_FILE      "index.json"
+#define INDEX_MAX       ((size_t)64 << 20)
+#define IO_CHUNK        ((size_t)128 << 10)
+#define WRITEBACK_CHUNK ((int64_t)8 << 20)
 
 struct dh_oci_blob_writer {
     int fd;
@@ -30,8 +31,9 @@ struct dh_oci_blob_writer {
     char *final; /* blobs/sha256/<hex> */
     char *dir;   /* blobs/sha256 (fsync'ed after the rename) */
     char *digest;
-    int64_t size;   /* expected, or -1 */
-    int64_t offset; /* bytes written so far */
+    int64_t size;    /* expected, or -1 */
+    int64_t offset;  /* bytes written so far */
+    int64_t flushed; /* writeback started up to here (sync_file_range) */
     struct dh_sha256_ctx hash;
 };
 
@@ -294,6 +296,14 @@ int dh_oci_blob_write(struct dh_oci_blob_writer *w, const void *data, size_t len
         len -= (size_t)n;
         w->offset += n;
     }
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* start the writeback of every full chunk now, so that the fsync of the commit
+       (which blocks the caller's transfer loop) has little left to wait for */
+    if (w->offset - w->flushed >= WRITEBACK_CHUNK) {
+        (void)sync_file_range(w->fd, w->flushed, w->offset - w->flushed, SYNC_FILE_RANGE_WRITE);
+        w->flushed = w->offset;
+    }
+#endif
     return 0;
 }
 
