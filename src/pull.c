@@ -26,6 +26,8 @@
 #define MAX_REDIRECTS  5
 #define BACKOFF_BASE   200L
 #define BACKOFF_MAX_MS 5000L
+#define BUSY_POLL_MS   200L
+#define BUSY_WAIT_MS   (10L * 60 * 1000) /* another process writing a blob we need */
 
 struct client {
     char *domain; /* the reference's domain: "docker.io", "127.0.0.1:5000" */
@@ -54,6 +56,7 @@ struct blob {
     int attempts;
     int redirects;
     bool auth_retried;
+    bool started; /* begun (or found present), or failed */
     bool failed;
     struct dh_error *err;
 };
@@ -542,34 +545,58 @@ static int fetch_blobs(struct run *run, struct dh_error **err)
         return 0;
     if (dh_http_multi_new(&mo, &run->m, err) < 0)
         return -1;
-    for (size_t j = 0; j < run->n_blobs; j++) {
-        struct blob *b = &run->blobs[j];
-        struct image *im = &run->images[b->owner];
-        _cleanup_error_ struct dh_error *e = NULL;
+    for (long waited = 0;; waited += BUSY_POLL_MS) {
+        size_t busy = 0;
 
-        b->url = dh_xasprintf("%s/v2/%s/blobs/%s", dh_registry_base_url(im->c->r), im->ref.path,
-                              b->d->digest);
-        if (dh_oci_blob_begin(&run->layout, b->d->digest, b->d->size, true, &b->w, &e) < 0)
-            goto failed;
-        if (dh_oci_blob_offset(b->w) == b->d->size) {
-            /* a previous pull received every byte but stopped before the commit */
-            if (dh_oci_blob_commit(TAKE_PTR(b->w), &e) < 0)
+        for (size_t j = 0; j < run->n_blobs; j++) {
+            struct blob *b = &run->blobs[j];
+            struct image *im = &run->images[b->owner];
+            _cleanup_error_ struct dh_error *e = NULL;
+
+            if (b->started || b->failed)
+                continue;
+            if (waited && dh_oci_has_blob(&run->layout, b->d->digest, b->d->size)) {
+                /* the other writer finished it */
+                b->started = true;
+                im->res->blobs_reused++;
+                im->res->bytes_done += b->d->size;
+                continue;
+            }
+            if (dh_oci_blob_begin(&run->layout, b->d->digest, b->d->size, true, &b->w, &e) < 0) {
+                if (e->status == EBUSY && waited < BUSY_WAIT_MS) {
+                    busy++; /* another pull writes it into this layout: wait for it */
+                    continue;
+                }
                 goto failed;
-            im->res->blobs_reused++;
-            im->res->bytes_done += b->d->size;
-            continue;
+            }
+            b->started = true;
+            if (!b->url)
+                b->url = dh_xasprintf("%s/v2/%s/blobs/%s", dh_registry_base_url(im->c->r),
+                                      im->ref.path, b->d->digest);
+            if (dh_oci_blob_offset(b->w) == b->d->size) {
+                /* a previous pull received every byte but stopped before the commit */
+                if (dh_oci_blob_commit(TAKE_PTR(b->w), &e) < 0)
+                    goto failed;
+                im->res->blobs_reused++;
+                im->res->bytes_done += b->d->size;
+                continue;
+            }
+            /* bytes a previous, interrupted pull left in the partial file */
+            im->res->bytes_done += dh_oci_blob_offset(b->w);
+            if (queue_blob(run, b, b->url, true, false, 0, &e) < 0) {
+            failed:
+                b->started = true;
+                if (b->w)
+                    dh_oci_blob_abort(TAKE_PTR(b->w), true);
+                blob_fail(run, b, &e);
+            }
         }
-        if (queue_blob(run, b, b->url, true, false, 0, &e) < 0) {
-        failed:
-            if (b->w)
-                dh_oci_blob_abort(TAKE_PTR(b->w), true);
-            blob_fail(run, b, &e);
-            continue;
-        }
-        /* bytes a previous, interrupted pull left in the partial file */
-        im->res->bytes_done += dh_oci_blob_offset(b->w);
+        if (dh_http_multi_pending(run->m) && dh_http_multi_run(run->m, blob_done, run, err) < 0)
+            return -1;
+        if (!busy)
+            return 0;
+        usleep(BUSY_POLL_MS * 1000);
     }
-    return dh_http_multi_run(run->m, blob_done, run, err);
 }
 
 /* Stores the manifest of image i and names it in index.json. */

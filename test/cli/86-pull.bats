@@ -425,3 +425,37 @@ every_blob_is_its_digest() {
     run --separate-stderr pull "$PROXY/test/docker@sha256:$(printf '%064d' 0)" --to "oci:$dir"
     [ "$status" -eq 1 ]
 }
+
+@test "two pulls into one layout at once: a blob being written by one is waited for by the other" {
+    local dir="$BATS_TEST_TMPDIR/layout" p1 p2
+    proxy_post /_fake/config '{"delay_ms": 700}'
+    pull -q "$PROXY/test/multi:base" --to "oci:$dir" >"$BATS_TEST_TMPDIR/1.out" 2>&1 &
+    p1=$!
+    sleep 0.3
+    pull -q "$PROXY/test/multi-b:base" "$PROXY/test/multi:base" --to "oci:$dir" >"$BATS_TEST_TMPDIR/2.out" 2>&1 &
+    p2=$!
+    wait "$p1" || { cat "$BATS_TEST_TMPDIR/1.out"; false; }
+    wait "$p2" || { cat "$BATS_TEST_TMPDIR/2.out"; false; }
+    # every blob once in the layout, none fetched twice
+    run blob_gets
+    echo "$output"
+    [ "$(cut -d' ' -f4 <<<"$output" | sort | uniq -d | wc -l)" -eq 0 ]
+    every_blob_is_its_digest "$dir"
+    [ "$(jq '.manifests | length' "$dir/index.json")" -eq 2 ]
+    run skopeo inspect "oci:$dir:$PROXY/test/multi-b:base"
+    [ "$status" -eq 0 ]
+}
+
+@test "on a terminal: a live table of bytes and rates on stderr" {
+    dh_require script
+    local dir="$BATS_TEST_TMPDIR/layout"
+    run env TERM=xterm script -qec "$DH_CLI pull --insecure-registry $PROXY $PROXY/test/multi:base $PROXY/test/multi-b:base --to oci:$dir 2>&1" /dev/null
+    [ "$status" -eq 0 ]
+    echo "$output"
+    # redrawn in place (cursor up, clear line), each image with done / total and a rate, then done
+    [[ "$output" == *$'\e[2A'* ]]
+    [[ "$output" == *$'\r\e[K'"$PROXY/test/multi:base"*" 2.0 MiB / 2.0 MiB "*"/s done"* ]]
+    [[ "$output" == *$'\r\e[K'"$PROXY/test/multi-b:base"*" 2.0 MiB / 2.0 MiB "*"/s done"* ]]
+    # no plain progress lines
+    [[ "$output" != *": manifest sha256:"* ]]
+}
