@@ -404,12 +404,15 @@ static int queue_blob(struct run *run, struct blob *b, const char *url, bool wit
         headers[0] = auth;
         dh_registry_multi_settings(im->c->r, &req);
     } else {
-        /* another origin (object storage): system CAs, no client certificate, no
-           credentials; plain http only when the registry itself is insecure */
+        /* another origin (object storage): no credentials, no client certificate,
+           not the registry's certs.d CAs; the general trust (SSL_CERT_FILE, else the
+           system's); plain http only when the registry itself is insecure */
         struct dh_http_multi_request tmp = {0};
+        const char *bundle = getenv("SSL_CERT_FILE");
 
         dh_registry_multi_settings(im->c->r, &tmp);
         req.allow_http = tmp.allow_http;
+        req.ca_file = bundle && *bundle ? bundle : NULL;
     }
     return dh_http_multi_add_delayed(run->m, &req, b, delay_ms, err);
 }
