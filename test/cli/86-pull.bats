@@ -459,3 +459,22 @@ every_blob_is_its_digest() {
     # no plain progress lines
     [[ "$output" != *": manifest sha256:"* ]]
 }
+
+@test "a pull cut short keeps its partial blobs; the next pull resumes them with Range" {
+    local dir="$BATS_TEST_TMPDIR/layout"
+    proxy_post /_fake/config '{"drop_after": 100000}'
+    run --separate-stderr pull --retries 0 "$PROXY/test/multi:base" --to "oci:$dir"
+    [ "$status" -eq 1 ]
+    echo "$stderr"
+    [[ "$stderr" == *"dockhand: error: $PROXY/test/multi:base: blob sha256:"* ]]
+    [ ! -e "$dir/index.json" ]
+    # the 4 layers were cut at 100000 bytes: their partial files wait in the layout
+    [ "$(find "$dir/blobs" -maxdepth 1 -name '.partial-sha256-*' -size 100000c | wc -l)" -eq 4 ]
+    proxy_post /_fake/reset '{}'
+    run --separate-stderr pull "$PROXY/test/multi:base" --to "oci:$dir" -o json
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    run blob_gets
+    echo "$output"
+    [ "$(grep -c '^proxy 206 bytes=100000- ' <<<"$output")" -eq 4 ]
+    every_blob_is_its_digest "$dir"
+}
