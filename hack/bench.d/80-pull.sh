@@ -8,7 +8,7 @@
 # first: the bytes dockhand fetched for it are printed (the shared layers once).
 #
 # Usage: BUILDDIR=build hack/bench.d/80-pull.sh (or hack/bench.sh 80-pull)
-#   BENCH_PULL_RUNS (default 5) measured runs per tool, BENCH_PULL_CONCURRENCY (default:
+#   BENCH_PULL_RUNS (default 7) measured runs per tool, BENCH_PULL_CONCURRENCY (default:
 #   dockhand's) passed as --concurrency.  Everything runs in a private HOME/XDG tree
 #   that is removed at the end, with the registry.
 #
@@ -25,7 +25,7 @@ CLI="$BUILD/bin/dockhand"
 for f in "$BENCHEXEC" "$CLI" "${OURS:?}"; do
     [ -x "$f" ] || { echo "bench: $f is not built" >&2; exit 1; }
 done
-RUNS=${BENCH_PULL_RUNS:-5}
+RUNS=${BENCH_PULL_RUNS:-7}
 MIB=${BENCH_PULL_MIB:-200}
 LAYERS=${BENCH_PULL_LAYERS:-8}
 CONC=()
