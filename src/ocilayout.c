@@ -18,11 +18,13 @@
 #include "dockhand/manifest.h"
 #include "dockhand/mem.h"
 
-#define LAYOUT_FILE    "oci-layout"
-#define LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
-#define INDEX_FILE     "index.json"
-#define INDEX_MAX      ((size_t)64 << 20)
-#define IO_CHUNK       ((size_t)128 << 10)
+#define LAYOUT_FILE     "oci-layout"
+#define LAYOUT_CONTENT  "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define INDEX_FILE      "index.json"
+#define INDEX_MAX       ((size_t)64 << 20)
+#define IO_CHUNK        ((size_t)128 << 10)
+#define WRITEBACK_CHUNK ((int64_t)8 << 20)
+#define WRITE_BUF       ((size_t)128 << 10)
 
 struct dh_oci_blob_writer {
     int fd;
@@ -30,8 +32,12 @@ struct dh_oci_blob_writer {
     char *final; /* blobs/sha256/<hex> */
     char *dir;   /* blobs/sha256 (fsync'ed after the rename) */
     char *digest;
-    int64_t size;   /* expected, or -1 */
-    int64_t offset; /* bytes written so far */
+    int64_t size;    /* expected, or -1 */
+    int64_t offset;  /* bytes accepted (hashed) so far */
+    int64_t written; /* of those, in the file (the rest is in buf) */
+    int64_t flushed; /* writeback started up to here (sync_file_range) */
+    char *buf;       /* WRITE_BUF bytes, allocated at the first write */
+    size_t buf_len;
     struct dh_sha256_ctx hash;
 };
 
@@ -211,6 +217,7 @@ static void writer_free(struct dh_oci_blob_writer *w, bool unlink_tmp)
     free(w->final);
     free(w->dir);
     free(w->digest);
+    free(w->buf);
     free(w);
 }
 
@@ -264,6 +271,8 @@ int dh_oci_blob_begin(const struct dh_oci_layout *l, const char *digest, int64_t
         have = 0;
     }
     w->offset = have;
+    w->written = have;
+    w->flushed = have;
     *ret = w;
     return 0;
 }
@@ -271,6 +280,36 @@ int dh_oci_blob_begin(const struct dh_oci_layout *l, const char *digest, int64_t
 int64_t dh_oci_blob_offset(const struct dh_oci_blob_writer *w)
 {
     return w->offset;
+}
+
+/* Writes the buffered bytes to the file. */
+static int writer_flush(struct dh_oci_blob_writer *w, struct dh_error **err)
+{
+    const char *p = w->buf;
+    size_t len = w->buf_len;
+
+    while (len) {
+        ssize_t n = pwrite(w->fd, p, len, w->written);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return dh_error_sys(err, errno, "cannot write '%s'", w->tmp);
+        }
+        p += n;
+        len -= (size_t)n;
+        w->written += n;
+    }
+    w->buf_len = 0;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* start the writeback of every full chunk now, so that the fsync of the commit
+       (which blocks the caller's transfer loop) has little left to wait for */
+    if (w->written - w->flushed >= WRITEBACK_CHUNK) {
+        (void)sync_file_range(w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+        w->flushed = w->written;
+    }
+#endif
+    return 0;
 }
 
 int dh_oci_blob_write(struct dh_oci_blob_writer *w, const void *data, size_t len,
@@ -282,17 +321,20 @@ int dh_oci_blob_write(struct dh_oci_blob_writer *w, const void *data, size_t len
         return dh_error_make(err, E2BIG, "blob %s is larger than its announced %lld bytes",
                              w->digest, (long long)w->size);
     dh_sha256_update(&w->hash, data, len);
+    w->offset += (int64_t)len;
+    /* HTTP bodies arrive in 16 KiB pieces: gather them into fewer, larger writes */
     while (len) {
-        ssize_t n = pwrite(w->fd, p, len, w->offset);
+        size_t n;
 
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return dh_error_sys(err, errno, "cannot write '%s'", w->tmp);
-        }
+        if (!w->buf)
+            w->buf = dh_xmalloc(WRITE_BUF);
+        n = WRITE_BUF - w->buf_len < len ? WRITE_BUF - w->buf_len : len;
+        memcpy(w->buf + w->buf_len, p, n);
+        w->buf_len += n;
         p += n;
-        len -= (size_t)n;
-        w->offset += n;
+        len -= n;
+        if (w->buf_len == WRITE_BUF && writer_flush(w, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -321,6 +363,8 @@ int dh_oci_blob_commit(struct dh_oci_blob_writer *w, struct dh_error **err)
         dh_error_make(err, EBADMSG, "digest mismatch: expected %s, got %s", w->digest, got);
         goto out;
     }
+    if (writer_flush(w, err) < 0)
+        goto out;
     if (fsync(w->fd) < 0) {
         dh_error_sys(err, errno, "cannot sync '%s'", w->tmp);
         goto out;
@@ -341,6 +385,8 @@ out:
 
 void dh_oci_blob_abort(struct dh_oci_blob_writer *w, bool keep_partial)
 {
+    if (w && keep_partial && w->buf_len)
+        (void)writer_flush(w, NULL); /* on failure a resume re-reads what the file holds */
     writer_free(w, !keep_partial);
 }
 

@@ -1126,6 +1126,29 @@ static int authorization(struct dh_registry *r, const char *scope, char **ret,
     return 0;
 }
 
+int dh_registry_authorization(struct dh_registry *r, const char *scope, bool fresh, char **ret,
+                              struct dh_error **err)
+{
+    if (!scope)
+        scope = "";
+    *ret = NULL;
+    if (dh_registry_ping(r, NULL, err) < 0)
+        return -1;
+    if (fresh)
+        cache_drop(r, scope);
+    return authorization(r, scope, ret, err);
+}
+
+void dh_registry_multi_settings(const struct dh_registry *r, struct dh_http_multi_request *req)
+{
+    req->allow_http = r->insecure;
+    req->insecure_skip_verify = r->insecure;
+    req->ca_file = r->ca_file;
+    req->ca_pem = r->ca_pem;
+    req->client_cert_pem = r->client_cert_pem;
+    req->client_key_pem = r->client_key_pem;
+}
+
 int dh_registry_do(struct dh_registry *r, const char *scope, const struct dh_http_request *req,
                    struct dh_http_response *resp, struct dh_error **err)
 {

@@ -180,6 +180,10 @@ struct dh_http_multi_request {
     bool no_proxy;
     dh_http_body_cb on_body; /* 2xx bodies */
     void *on_body_arg;
+    /* Added later (append only): as in dh_http_request; copied when queued (the key wiped). */
+    const char *ca_pem; /* exclusive with ca_file */
+    const char *client_cert_pem;
+    const char *client_key_pem; /* a secret */
 };
 
 struct dh_http_multi_result {

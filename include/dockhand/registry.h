@@ -169,6 +169,20 @@ int dh_registry_do(struct dh_registry *r, const char *scope, const struct dh_htt
 int dh_registry_login_check(struct dh_registry *r, enum dh_registry_auth *ret_auth,
                             struct dh_error **err);
 
+/* For requests the caller sends itself (parallel blob downloads over
+   dh_http_multi, after dh_registry_ping):
+   The Authorization header line dh_registry_do would add for scope ("Authorization:
+   Basic ..." or "Authorization: Bearer ..."; a secret: dh_str_free_wipe), or NULL
+   in *ret when the registry needs none.  fresh drops a cached token for scope
+   first (after a 401).  Errors as dh_registry_bearer_token's. */
+int dh_registry_authorization(struct dh_registry *r, const char *scope, bool fresh, char **ret,
+                              struct dh_error **err);
+/* Copies the client's transport settings into req: allow_http and
+   insecure_skip_verify for an insecure registry, the CA bundle (file or PEM)
+   and the client certificate pair from certs.d.  The strings are borrowed from
+   r (dh_http_multi_add copies them). */
+void dh_registry_multi_settings(const struct dh_registry *r, struct dh_http_multi_request *req);
+
 /* Number of bearer tokens fetched from the realm so far (tests of the cache). */
 unsigned dh_registry_tokens_fetched(const struct dh_registry *r);
 
