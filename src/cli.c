@@ -104,6 +104,29 @@ static int cmd_help(int argc, char **argv, struct dh_error **err)
     return 0;
 }
 
+int dh_cli_opt_value(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                     const char **ret, struct dh_error **err)
+{
+    const char *a = argv[*i];
+    size_t l = strlen(long_name);
+
+    if ((short_name && !strcmp(a, short_name)) || !strcmp(a, long_name)) {
+        if (*i + 1 >= argc)
+            return dh_error_make(err, EINVAL, "option '%s' needs a value", a);
+        *ret = argv[++*i];
+        return 1;
+    }
+    if (!strncmp(a, long_name, l) && a[l] == '=') {
+        *ret = a + l + 1;
+        return 1;
+    }
+    if (short_name && !strncmp(a, short_name, 2) && a[2]) {
+        *ret = a + 2;
+        return 1;
+    }
+    return 0;
+}
+
 int dh_cli_main(int argc, char **argv)
 {
     _cleanup_error_ struct dh_error *err = NULL;

@@ -359,10 +359,9 @@ int dh_cmd_configure_docker(int argc, char **argv, struct dh_error **err)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
+        int r = 0;
 
-#define OPT_ARG(name)                                             \
-    (!strcmp(a, name) ? (i + 1 < argc ? (val = argv[++i]) : NULL) \
-                      : (!strncmp(a, name "=", sizeof(name)) ? (val = a + sizeof(name)) : NULL))
+#define OPT_ARG(name) ((r = dh_cli_opt_value(argc, argv, &i, NULL, name, &val, err)) != 0)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("%s\n", usage);
             return 0;
@@ -378,21 +377,23 @@ int dh_cmd_configure_docker(int argc, char **argv, struct dh_error **err)
         } else if (!strcmp(a, "--dry-run")) {
             dry = true;
         } else if (OPT_ARG("--registries")) {
-            if (add_csv(&sel, val, "", err) < 0)
+            if (r < 0 || add_csv(&sel, val, "", err) < 0)
                 return -1;
             given = true;
         } else if (OPT_ARG("--artifact-registry")) {
-            if (add_csv(&sel, val, "-docker.pkg.dev", err) < 0)
+            if (r < 0 || add_csv(&sel, val, "-docker.pkg.dev", err) < 0)
                 return -1;
             given = true;
         } else if (OPT_ARG("--ecr")) {
-            if (add_ecr(&sel, val, err) < 0)
+            if (r < 0 || add_ecr(&sel, val, err) < 0)
                 return -1;
             given = true;
         } else if (OPT_ARG("--file")) {
+            if (r < 0)
+                return -1;
             file = val;
         } else {
-            return dh_error_make(err, EINVAL, "unknown or incomplete option '%s' (see --help)", a);
+            return dh_error_make(err, EINVAL, "unknown option '%s' (see --help)", a);
         }
 #undef OPT_ARG
     }

@@ -447,27 +447,6 @@ out:
 
 /* ---- arguments ---- */
 
-/* --name VALUE or --name=VALUE at argv[*i]; advances *i past a separate value. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **ret,
-                     struct dh_error **err)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *ret = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return dh_error_make(err, EINVAL, "option '%s' needs a value\n%s", name, USAGE);
-    *ret = argv[++*i];
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, struct options *o, bool *ret_help,
                       struct dh_error **err)
 {
@@ -490,21 +469,20 @@ static int parse_args(int argc, char **argv, struct options *o, bool *ret_help,
             o->watch = true;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             *ret_help = true;
-        } else if ((r = opt_value(argc, argv, &i, "--file", &v, err)) != 0 ||
-                   (r = opt_value(argc, argv, &i, "-f", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, "-f", "--file", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             if (!*v)
                 return dh_error_make(err, EINVAL, "--file needs a path");
             o->file = v;
-        } else if ((r = opt_value(argc, argv, &i, "--older-than", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, NULL, "--older-than", &v, err)) != 0) {
             if (r < 0 || dh_prune_parse_duration(v, &o->older_than, err) < 0)
                 return -1;
-        } else if ((r = opt_value(argc, argv, &i, "--interval", &interval, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, NULL, "--interval", &interval, err)) !=
+                   0) {
             if (r < 0 || dh_prune_parse_duration(interval, &o->interval, err) < 0)
                 return -1;
-        } else if ((r = opt_value(argc, argv, &i, "--output", &v, err)) != 0 ||
-                   (r = opt_value(argc, argv, &i, "-o", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, "-o", "--output", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             if (!strcmp(v, "json"))

@@ -60,32 +60,6 @@ struct gen_opts {
     size_t n_registries;
 };
 
-/* Matches argv[*i] against an option taking a value: "-s VALUE", "-sVALUE",
-   "--long VALUE", "--long=VALUE".  Returns 1 with *ret set, 0 when it is
-   another option, -1 when the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *short_name, const char *long_name,
-                     const char **ret, struct dh_error **err)
-{
-    const char *a = argv[*i];
-    size_t l = strlen(long_name);
-
-    if ((short_name && !strcmp(a, short_name)) || !strcmp(a, long_name)) {
-        if (*i + 1 >= argc)
-            return dh_error_make(err, EINVAL, "option '%s' needs a value", a);
-        *ret = argv[++*i];
-        return 1;
-    }
-    if (!strncmp(a, long_name, l) && a[l] == '=') {
-        *ret = a + l + 1;
-        return 1;
-    }
-    if (short_name && !strncmp(a, short_name, 2) && a[2]) {
-        *ret = a + 2;
-        return 1;
-    }
-    return 0;
-}
-
 static int parse_generate(int argc, char **argv, struct gen_opts *o, bool *ret_help,
                           struct dh_error **err)
 {
@@ -111,23 +85,24 @@ static int parse_generate(int argc, char **argv, struct gen_opts *o, bool *ret_h
             *ret_help = true;
             return 0;
         }
-        if ((r = opt_value(argc, argv, &i, "-n", "--namespace", &v, err)) != 0) {
+        if ((r = dh_cli_opt_value(argc, argv, &i, "-n", "--namespace", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             o->ns = v;
-        } else if ((r = opt_value(argc, argv, &i, "-o", "--output", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, "-o", "--output", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             o->output = v;
-        } else if ((r = opt_value(argc, argv, &i, NULL, "--email", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, NULL, "--email", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             o->email = v;
-        } else if ((r = opt_value(argc, argv, &i, NULL, "--from-docker-config", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, NULL, "--from-docker-config", &v, err)) !=
+                   0) {
             if (r < 0)
                 return -1;
             o->from = v;
-        } else if ((r = opt_value(argc, argv, &i, NULL, "--registry", &v, err)) != 0) {
+        } else if ((r = dh_cli_opt_value(argc, argv, &i, NULL, "--registry", &v, err)) != 0) {
             if (r < 0)
                 return -1;
             o->registries =

@@ -72,27 +72,6 @@ static int split_names(const char *opt, const char *value, bool subdomain, struc
     return 0;
 }
 
-/* --opt VALUE or --opt=VALUE at argv[*i]; *ret borrowed. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **ret,
-                     struct dh_error **err)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *ret = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return dh_error_make(err, EINVAL, "%s needs a value", name);
-    *ret = argv[++*i];
-    return 1;
-}
-
 static int parse_ms(const char *opt, const char *v, long *ret_ms, struct dh_error **err)
 {
     char *end = NULL;
@@ -132,7 +111,7 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
         } else if (!strcmp(a, "--all-namespaces")) {
             o.all_namespaces = true;
             modes++;
-        } else if ((got = opt_value(argc, argv, &i, "--name", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--name", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             if (!dh_kube_subdomain_valid(v)) {
@@ -140,7 +119,7 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
                 goto out;
             }
             o.name = v;
-        } else if ((got = opt_value(argc, argv, &i, "--registry", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--registry", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             if (!*v || regs.n >= MAX_ITEMS) {
@@ -154,11 +133,11 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
                 }
             }
             strv_push(&regs, v);
-        } else if ((got = opt_value(argc, argv, &i, "--namespaces", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--namespaces", &v, err)) != 0) {
             if (got < 0 || split_names("--namespaces", v, false, &nss, err) < 0)
                 goto out;
             modes++;
-        } else if ((got = opt_value(argc, argv, &i, "--selector", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--selector", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             if (!*v) {
@@ -167,11 +146,12 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
             }
             o.selector = v;
             modes++;
-        } else if ((got = opt_value(argc, argv, &i, "--exclude", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--exclude", &v, err)) != 0) {
             if (got < 0 || split_names("--exclude", v, false, &excl, err) < 0)
                 goto out;
             have_exclude = true;
-        } else if ((got = opt_value(argc, argv, &i, "--service-accounts", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--service-accounts", &v, err)) !=
+                   0) {
             if (got < 0)
                 goto out;
             if (!strcmp(v, "all")) {
@@ -181,25 +161,25 @@ int dh_cmd_secret_sync(int argc, char **argv, struct dh_error **err)
                     goto out;
                 o.sa_mode = DH_SECRETSYNC_SA_NAMED;
             }
-        } else if ((got = opt_value(argc, argv, &i, "--min-interval", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--min-interval", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             if (dh_secretsync_parse_duration(v, &o.min_interval_s) < 0) {
                 dh_error_make(err, EINVAL, "--min-interval: '%s' is not a duration such as 1m", v);
                 goto out;
             }
-        } else if ((got = opt_value(argc, argv, &i, "--max-interval", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--max-interval", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             if (dh_secretsync_parse_duration(v, &o.max_interval_s) < 0) {
                 dh_error_make(err, EINVAL, "--max-interval: '%s' is not a duration such as 1h", v);
                 goto out;
             }
-        } else if ((got = opt_value(argc, argv, &i, "--context", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--context", &v, err)) != 0) {
             if (got < 0)
                 goto out;
             o.context = v;
-        } else if ((got = opt_value(argc, argv, &i, "--timeout", &v, err)) != 0) {
+        } else if ((got = dh_cli_opt_value(argc, argv, &i, NULL, "--timeout", &v, err)) != 0) {
             if (got < 0 || parse_ms("--timeout", v, &o.timeout_ms, err) < 0)
                 goto out;
         } else {

@@ -21,4 +21,11 @@ int dh_cmd_kubelet_provider(int argc, char **argv, struct dh_error **err);
 int dh_cmd_pull(int argc, char **argv, struct dh_error **err);
 int dh_cmd_agent(int argc, char **argv, struct dh_error **err);
 
+/* Matches argv[*i] against an option that takes a value: "-s VALUE", "-sVALUE"
+   (when short_name is given), "--long VALUE", "--long=VALUE".  Returns 1 with
+   *ret set (borrowed from argv) and *i advanced past a separate value, 0 when
+   argv[*i] is another option, -1 with *err when the value is missing. */
+int dh_cli_opt_value(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                     const char **ret, struct dh_error **err);
+
 #endif
