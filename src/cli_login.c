@@ -21,14 +21,12 @@
 #include "dockhand/cleanup.h"
 #include "dockhand/cli_cmds.h"
 #include "dockhand/config.h"
-#include "dockhand/dockercfg.h"
 #include "dockhand/dockerconfig.h"
-#include "dockhand/ecr.h"
-#include "dockhand/gcp.h"
 #include "dockhand/mem.h"
 #include "dockhand/registry.h"
 #include "dockhand/regurl.h"
 #include "dockhand/store.h"
+#include "dockhand/tokens.h"
 
 #define PASSWORD_MAX ((size_t)64 << 10)
 #define HELPER_NAME  "dockhand"
@@ -48,36 +46,6 @@ static int refuse_password_arg(struct dh_error **err)
 static bool is_password_arg(const char *a)
 {
     return !strncmp(a, "-p", 2) || !strcmp(a, "--password") || !strncmp(a, "--password=", 11);
-}
-
-/*
- * A registry dockhand mints tokens for (tokens.c's classification, without
- * minting): `ecr:` entries with an account, ECR / ECR Public hosts, registries
- * in `gcr.registries`, GCR / Artifact Registry hosts.
- */
-static bool is_minted_registry(const struct dh_config *cfg, const char *registry)
-{
-    _cleanup_regurl_ struct dh_regurl u = {0};
-    _cleanup_free_ char *host = NULL;
-    struct dh_ecr_registry reg;
-    size_t i;
-
-    if (!registry || !*registry || dh_regurl_parse(registry, &u, NULL) < 0)
-        return false;
-    host = u.port ? dh_xasprintf("%s:%u", u.host, u.port) : dh_xstrdup(u.host);
-    for (i = 0; i < cfg->n_ecr; i++) {
-        if (cfg->ecr[i].account && dh_kubelet_match_rank(cfg->ecr[i].registry, registry, 0) >= 0)
-            return true;
-    }
-    if (dh_ecr_parse_host(host, &reg) == 0) {
-        dh_ecr_registry_release(&reg);
-        return true;
-    }
-    for (i = 0; i < cfg->n_gcr_registries; i++) {
-        if (dh_kubelet_match_rank(cfg->gcr_registries[i], registry, 0) >= 0)
-            return true;
-    }
-    return dh_gcp_is_registry_host(host);
 }
 
 /* Reads the password from stdin: capped, docker's trimming (one "\n", then one "\r"). */
@@ -213,7 +181,7 @@ int dh_cmd_login(int argc, char **argv, struct dh_error **err)
                              "the password must come from stdin: add --password-stdin");
     if (dh_config_load(&cfg, err) < 0)
         return -1;
-    if (is_minted_registry(cfg, registry))
+    if (dh_tokens_is_minted(cfg, registry))
         return dh_error_make(err, EINVAL,
                              "'%s' is a registry dockhand mints tokens for (ECR, GCR, Artifact "
                              "Registry): no login is needed; point docker at dockhand for it "

@@ -174,6 +174,17 @@ int dh_tokens_resolve(const struct dh_config *cfg, const char *server_url,
     return -1;
 }
 
+bool dh_tokens_is_minted(const struct dh_config *cfg, const char *server_url)
+{
+    struct plan p;
+    bool minted;
+
+    make_plan(cfg, server_url, &p);
+    minted = p.kind != PLAN_NONE;
+    plan_release(&p);
+    return minted;
+}
+
 int dh_tokens_lookup(const struct dh_config *cfg, const char *server_url, struct dh_token **ret,
                      struct dh_error **err)
 {

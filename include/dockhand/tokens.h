@@ -7,6 +7,8 @@
 #ifndef DOCKHAND_TOKENS_H
 #define DOCKHAND_TOKENS_H
 
+#include <stdbool.h>
+
 #include "dockhand/config.h"
 #include "dockhand/error.h"
 #include "dockhand/store.h"
@@ -26,5 +28,10 @@ int dh_tokens_resolve(const struct dh_config *cfg, const char *server_url,
    registry; -1 when minting failed (the error says which source, endpoint, status). */
 int dh_tokens_lookup(const struct dh_config *cfg, const char *server_url, struct dh_token **ret,
                      struct dh_error **err);
+
+/* True when dockhand mints the tokens of this registry (ECR, ECR Public, GCR,
+   Artifact Registry, or a host mapped with `ecr:` or `gcr.registries`): no login
+   is needed for it.  Makes no network call. */
+bool dh_tokens_is_minted(const struct dh_config *cfg, const char *server_url);
 
 #endif
