@@ -746,9 +746,10 @@ static void item_failed(struct agent *a, struct item *it, const char *msg)
                 it->attempts, it->next - mono_ms(), msg);
 }
 
-static long long recheck_at(const struct agent *a, const struct item *it)
+static long long recheck_at(const struct agent *a)
 {
-    if (it->img->by_digest || a->opts->once)
+    /* digest-pinned images are re-checked for presence only (child_ensure) */
+    if (a->opts->once)
         return LLONG_MAX;
     /* +-10 % so that nodes started together drift apart */
     return mono_ms() + (long long)((double)a->cfg->recheck_ms * (0.9 + 0.2 * rnd()));
@@ -788,7 +789,7 @@ static void item_result(struct agent *a, struct item *it, json_t *res)
     } else {
         set_str(&it->error, NULL);
     }
-    it->next = recheck_at(a, it);
+    it->next = recheck_at(a);
     if (pulled) {
         json_t *rec = json_object();
         double secs = (double)json_integer_value(json_object_get(res, "pull_ms")) / 1000.0;

@@ -53,9 +53,10 @@ push_variant() {
 
 # pull_secret DIR HOST USER PASS: a mounted kubernetes.io/dockerconfigjson Secret under DIR/default/.
 pull_secret() {
-    mkdir -p "$1/default/pull-$RANDOM"
+    local d
+    d=$(mktemp -d "$1/default/pull-XXXXXX" 2>/dev/null || { mkdir -p "$1/default" && mktemp -d "$1/default/pull-XXXXXX"; })
     jq -n --arg h "$2" --arg a "$(printf '%s:%s' "$3" "$4" | base64 -w0)" '{auths: {($h): {auth: $a}}}' \
-        >"$(ls -d "$1"/default/pull-* | tail -n 1)/.dockerconfigjson"
+        >"$d/.dockerconfigjson"
 }
 
 # agent_bg LOG ARGS...: starts the agent in the background; sets AGENT_PID.
@@ -89,7 +90,8 @@ has_digest() { cri status "$1" | grep -qx "digest ${1%:*}@$2"; }
 
 # a kubelet-style ConfigMap mount: DIR/..TS/agent.yaml, DIR/..data -> ..TS, DIR/agent.yaml -> ..data/agent.yaml
 configmap_write() {
-    local dir=$1 ts="..$(date +%Y_%m_%d_%H_%M_%S).$RANDOM"
+    local dir=$1 ts
+    ts="..$(date +%Y_%m_%d_%H_%M_%S).$RANDOM"
     mkdir -p "$dir/$ts"
     cat >"$dir/$ts/agent.yaml"
     ln -s "$ts" "$dir/..data_tmp"
@@ -125,6 +127,8 @@ setup() {
 teardown() {
     agent_stop
     [ -z "${PROXY_PID:-}" ] || { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }
+    # the registry a test started (and restarted) of its own
+    [ ! -d "$BATS_TEST_TMPDIR/reg2" ] || dh_registry_stop "$BATS_TEST_TMPDIR/reg2"
 }
 
 @test "agent --once makes three private images present with credentials from a dir: store" {
@@ -171,6 +175,7 @@ EOF
 images:
   - $DH_REG_HOST/test/a:1
   - $DH_REG_HOST/test/never:1
+retries: 0
 EOF
     run "$DH_CLI" agent --once --config "$BATS_TEST_TMPDIR/agent.yaml" --runtime-endpoint "$DH_CTRD_ENDPOINT" \
         --metrics-address "" --state-dir "$STATE"
@@ -324,7 +329,6 @@ EOF
     pull_secret "$SECRETS" "$DH_REG_HOST" "$DH_REG_USER" "$DH_REG_PASS"
     push_variant test/flaky:1 "flaky" >"$BATS_TEST_TMPDIR/d"
     coproc PROXY { exec python3 "$DH_ROOT/test/fake/misbehaving-proxy.py" --upstream "http://$DH_REG_HOST"; }
-    PROXY_PID=$PROXY_PID
     read -r line <&"${PROXY[0]}"
     port=$(jq -r .port <<<"$line")
     curl -sS -X POST -d '{"delay_ms": 2000}' "http://127.0.0.1:$port/_fake/config" >/dev/null
@@ -360,7 +364,6 @@ EOF
     local port line t0 t1
     push_variant test/throttled:1 "throttled" >/dev/null
     coproc PROXY { exec python3 "$DH_ROOT/test/fake/misbehaving-proxy.py" --upstream "http://$DH_REG_HOST"; }
-    PROXY_PID=$PROXY_PID
     read -r line <&"${PROXY[0]}"
     port=$(jq -r .port <<<"$line")
     # containerd retries a 429 by itself a few times: throttle more GETs than that
@@ -395,7 +398,6 @@ EOF
     local port line t0 t1
     push_variant test/slow:1 "slow" >/dev/null
     coproc PROXY { exec python3 "$DH_ROOT/test/fake/misbehaving-proxy.py" --upstream "http://$DH_REG_HOST"; }
-    PROXY_PID=$PROXY_PID
     read -r line <&"${PROXY[0]}"
     port=$(jq -r .port <<<"$line")
     curl -sS -X POST -d '{"delay_ms": 20000}' "http://127.0.0.1:$port/_fake/config" >/dev/null
