@@ -1336,11 +1336,36 @@ out:
 
 /* ---------------------------------------------------------------- status */
 
+/* The listed image matching im (by repo tag, or by repo digest for a pinned
+   reference), or NULL: then the caller asks ImageStatus, which resolves exactly. */
+static const struct dh_cri_image *list_find(const struct dh_cri_image_list *l,
+                                            const struct dh_agent_image *im)
+{
+    const char *at = strchr(im->canonical, '@');
+    size_t i, k, n = strlen(im->name);
+
+    for (i = 0; i < l->n_images; i++) {
+        const struct dh_cri_image *img = &l->images[i];
+        if (!at) {
+            for (k = 0; k < img->n_repo_tags; k++)
+                if (!strcmp(img->repo_tags[k], im->canonical))
+                    return img;
+            continue;
+        }
+        for (k = 0; k < img->n_repo_digests; k++)
+            if (!strncmp(img->repo_digests[k], im->name, n) &&
+                !strcmp(img->repo_digests[k] + n, at))
+                return img;
+    }
+    return NULL;
+}
+
 int dh_agent_status(const struct dh_agent_options *opts, bool as_json, struct dh_error **err)
 {
     _cleanup_agent_config_ struct dh_agent_config *cfg = NULL;
     _cleanup_free_ char *path = NULL;
     struct dh_cri_client *c = NULL;
+    struct dh_cri_image_list list = {0};
     json_t *state, *images, *out = json_array();
     const char *ep;
     size_t i;
@@ -1354,16 +1379,22 @@ int dh_agent_status(const struct dh_agent_options *opts, bool as_json, struct dh
     state = state_load(path);
     images = json_object_get(state, "images");
     ep = opts->runtime_endpoint ? opts->runtime_endpoint : cfg->runtime_endpoint;
-    if (dh_cri_open(ep, &c, err) < 0)
+    if (dh_cri_open(ep, &c, err) < 0 || dh_cri_list_images(c, NULL, &list, err) < 0)
         goto done;
     for (i = 0; i < cfg->n_images; i++) {
         const struct dh_agent_image *im = &cfg->images[i];
         struct dh_cri_image_spec spec = {.image = im->canonical};
         struct dh_cri_image_status st = {0};
+        const struct dh_cri_image *found;
         json_t *rec = json_object_get(images, im->canonical), *o = json_object();
         const char *d, *state_name, *error = json_string_value(json_object_get(rec, "error"));
 
-        if (dh_cri_image_status(c, &spec, false, &st, err) < 0) {
+        found = list_find(&list, im);
+        if (found) {
+            /* present: the one ListImages answer says so (100 images, one call) */
+            st.present = true;
+            st.image = *found;
+        } else if (dh_cri_image_status(c, &spec, false, &st, err) < 0) {
             json_decref(o);
             goto done;
         }
@@ -1388,7 +1419,8 @@ int dh_agent_status(const struct dh_agent_options *opts, bool as_json, struct dh
         json_object_set_new(o, "last_success",
                             json_integer(json_integer_value(json_object_get(rec, "last_success"))));
         json_array_append_new(out, o);
-        dh_cri_image_status_release(&st);
+        if (!found)
+            dh_cri_image_status_release(&st);
     }
     if (as_json) {
         char *text = json_dumps(out, JSON_INDENT(2));
@@ -1406,6 +1438,7 @@ int dh_agent_status(const struct dh_agent_options *opts, bool as_json, struct dh
     }
     r = 0;
 done:
+    dh_cri_image_list_release(&list);
     dh_cri_close(c);
     json_decref(state);
     json_decref(out);

@@ -175,6 +175,7 @@ EOF
 images:
   - $DH_REG_HOST/test/a:1
   - $DH_REG_HOST/test/never:1
+  - $DH_REG_HOST/test/c@$(cat "$BATS_FILE_TMPDIR/digest-c")
 retries: 0
 EOF
     run "$DH_CLI" agent --once --config "$BATS_TEST_TMPDIR/agent.yaml" --runtime-endpoint "$DH_CTRD_ENDPOINT" \
@@ -188,6 +189,10 @@ EOF
     da=$(cat "$BATS_FILE_TMPDIR/digest-a")
     [[ ${lines[1]} == "$DH_REG_HOST/test/a:1 "*" present  ${da:0:19} "* ]]
     [[ ${lines[2]} == "$DH_REG_HOST/test/never:1 "*" failed "*"not found"* ]]
+    # a digest-pinned reference is found by its repo digest
+    local dc
+    dc=$(cat "$BATS_FILE_TMPDIR/digest-c")
+    [[ ${lines[3]} == "$DH_REG_HOST/test/c@$dc present  ${dc:0:19} "* ]]
     run "$DH_CLI" agent status --json --config "$BATS_TEST_TMPDIR/agent.yaml" --runtime-endpoint "$DH_CTRD_ENDPOINT" --state-dir "$STATE"
     [ "$status" -eq 0 ]
     [ "$(jq -r '.[0].digest' <<<"$output")" = "$da" ]
