@@ -1183,7 +1183,11 @@ int dh_agent_run(const struct dh_agent_options *opts, struct dh_error **err)
     }
     apply_config(&a, cfg);
     {
-        const char *addr = opts->metrics_address ? opts->metrics_address : a.cfg->metrics_address;
+        /* --once (an init container, CI) serves metrics only when the flag asks:
+           a second agent on the node must not fail on a taken default port */
+        const char *addr = opts->metrics_address ? opts->metrics_address
+                           : opts->once          ? NULL
+                                                 : a.cfg->metrics_address;
         if (addr && *addr && dh_metrics_listen(addr, render, &a, &ms, err) < 0)
             goto out;
         if (ms)
