@@ -169,6 +169,10 @@ int dh_registry_do(struct dh_registry *r, const char *scope, const struct dh_htt
 int dh_registry_login_check(struct dh_registry *r, enum dh_registry_auth *ret_auth,
                             struct dh_error **err);
 
+/* A 429 or 5xx answer to the ping fails with EAGAIN; this is its Retry-After
+   header (NULL when it had none, or after another answer).  Borrowed. */
+const char *dh_registry_retry_after(const struct dh_registry *r);
+
 /* Number of bearer tokens fetched from the realm so far (tests of the cache). */
 unsigned dh_registry_tokens_fetched(const struct dh_registry *r);
 
