@@ -346,6 +346,12 @@ static int head_digest(const struct dh_agent_config *cfg, const struct dh_agent_
     req.headers = headers;
     if (dh_registry_do(reg, scope, &req, &resp, err) < 0) {
         dh_http_response_release(&resp);
+        if ((*err)->status == EAGAIN) {
+            /* the ping (GET /v2/) was answered 429/5xx */
+            int64_t ra =
+                    dh_agent_parse_retry_after(dh_registry_retry_after(reg), (int64_t)time(NULL));
+            *throttle_ms = ra < 0 ? 0 : ra;
+        }
         return dh_error_wrap(err, "manifest HEAD of '%s'", im->canonical);
     }
     if (resp.status == 429 || resp.status >= 500) {
@@ -707,7 +713,8 @@ static void reg_throttled(struct agent *a, const char *host, int64_t retry_after
     struct reg *r = reg_get(a, host);
     uint64_t d = dh_agent_backoff_ms(++r->level, REG_BACKOFF_0, REG_BACKOFF_MAX, rnd());
 
-    if (retry_after_ms > 0 && (uint64_t)retry_after_ms > d)
+    /* the registry's own Retry-After wins when it gave one (capped at 1 h by the parser) */
+    if (retry_after_ms > 0)
         d = (uint64_t)retry_after_ms;
     r->until = mono_ms() + (long long)d;
     a->throttles++;

@@ -399,6 +399,66 @@ EOF
     [ $(((t1 - t0) / 1000000)) -ge $((n * 800)) ]
 }
 
+@test "agent's re-check honours a 429's Retry-After (ping or manifest HEAD): the registry is left alone that long" {
+    local port line
+    push_variant test/retryafter:1 "retry-after" >/dev/null
+    coproc PROXY { exec python3 "$DH_ROOT/test/fake/misbehaving-proxy.py" --upstream "http://$DH_REG_HOST"; }
+    read -r line <&"${PROXY[0]}"
+    port=$(jq -r .port <<<"$line")
+    dh_containerd_add_registry "127.0.0.1:$port"
+    pull_secret "$SECRETS" "127.0.0.1:$port" "$DH_REG_USER" "$DH_REG_PASS"
+    cat >"$BATS_TEST_TMPDIR/agent.yaml" <<EOF
+images: [127.0.0.1:$port/test/retryafter:1]
+startJitter: 0
+recheckInterval: 1s
+insecureRegistries: [127.0.0.1:$port]
+EOF
+    agent_bg "$BATS_TEST_TMPDIR/agent.log" --config "$BATS_TEST_TMPDIR/agent.yaml" --metrics-address "" --state-dir "$STATE"
+    wait_for 20 present "127.0.0.1:$port/test/retryafter:1"
+    # the registry now answers 429 with Retry-After: 3 (mode ping: to everything,
+    # its GET /v2/ included; mode head: only to the manifest HEAD)
+    kill "$PROXY_PID"
+    wait "$PROXY_PID" 2>/dev/null || true
+    PROXY_PID=
+    local mode gaps
+    for mode in ping head; do
+        python3 -c '
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        print("%.3f %s %s" % (time.time(), self.command, self.path), file=sys.stderr, flush=True)
+        busy = sys.argv[2] == "ping" or self.command == "HEAD"
+        self.send_response(429 if busy else 200)
+        if busy:
+            self.send_header("Retry-After", "3")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_GET = do_HEAD = answer
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$port" "$mode" 2>"$BATS_TEST_TMPDIR/429-$mode.log" 3>&- &
+        PROXY_PID=$!
+        dh_wait_port "$port"
+        # the re-checks that reached the 429: GET /v2/ (ping mode) or the HEAD (head mode)
+        checks() { [ "$(grep -c "$1" "$BATS_TEST_TMPDIR/429-$mode.log")" -ge 3 ]; }
+        local want=' GET /v2/$'
+        [ "$mode" = ping ] || want=' HEAD /v2/test/retryafter/manifests/1$'
+        wait_for 20 checks "$want"
+        cat "$BATS_TEST_TMPDIR/429-$mode.log"
+        # consecutive re-checks are >= 3 s apart (the interval alone would be ~1 s)
+        gaps=$(grep "$want" "$BATS_TEST_TMPDIR/429-$mode.log" | awk '{ if (prev) print $1 - prev; prev = $1 }')
+        echo "$mode gaps: $gaps"
+        awk '$1 < 2.9 { exit 1 }' <<<"$gaps"
+        kill "$PROXY_PID"
+        wait "$PROXY_PID" 2>/dev/null || true
+        PROXY_PID=
+    done
+    grep -q "registry '127.0.0.1:$port' is throttling or failing: no request to it for 3000 ms (its Retry-After)" "$BATS_TEST_TMPDIR/agent.log"
+    # the image stays present and the agent keeps running
+    present "127.0.0.1:$port/test/retryafter:1"
+    kill -0 "$AGENT_PID"
+}
+
 @test "agent stops cleanly within a second of SIGTERM while a pull is in flight" {
     local port line t0 t1
     push_variant test/slow:1 "slow" >/dev/null
