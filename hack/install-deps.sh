@@ -11,7 +11,7 @@ PKGS=(
     clang libclang-rt-14-dev clang-format
     # tests: real registry, real clients, peers, keyring
     bats jq skopeo docker-registry apache2-utils umoci golang-docker-credential-helpers pass gnupg
-    containerd protobuf-compiler iproute2
+    containerd protobuf-compiler iproute2 curl
     gnome-keyring dbus dbus-x11 libsecret-tools dbus-tests strace
     # test fakes (AWS, Google, Kubernetes API servers), test certificates, deploy/ validation
     python3 python3-yaml openssl util-linux mount

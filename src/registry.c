@@ -524,6 +524,7 @@ struct dh_registry {
     struct cached_token *tokens;
     size_t n_tokens;
     unsigned fetched;
+    char *retry_after; /* Retry-After of the last 429/5xx answer to the ping */
 };
 
 static void tokens_clear(struct dh_registry *r)
@@ -552,6 +553,7 @@ void dh_registry_free(struct dh_registry *r)
     free(r->ca_pem);
     free(r->client_cert_pem);
     dh_str_free_wipe(r->client_key_pem);
+    free(r->retry_after);
     free(r);
 }
 
@@ -568,6 +570,11 @@ const char *dh_registry_base_url(const struct dh_registry *r)
 bool dh_registry_is_hub(const struct dh_registry *r)
 {
     return r->hub;
+}
+
+const char *dh_registry_retry_after(const struct dh_registry *r)
+{
+    return r->retry_after;
 }
 
 unsigned dh_registry_tokens_fetched(const struct dh_registry *r)
@@ -961,8 +968,14 @@ int dh_registry_ping(struct dh_registry *r, enum dh_registry_auth *ret, struct d
         return -1;
     } else {
         long status = resp.status;
+        bool busy = status == 429 || status >= 500;
 
-        status_error(err, status == 404 ? ENOENT : EPROTO, what, &resp);
+        /* throttled or failing: EAGAIN, and its Retry-After kept for the caller */
+        free(r->retry_after);
+        r->retry_after = busy && dh_http_header(&resp, "Retry-After")
+                                 ? dh_xstrdup(dh_http_header(&resp, "Retry-After"))
+                                 : NULL;
+        status_error(err, status == 404 ? ENOENT : busy ? EAGAIN : EPROTO, what, &resp);
         dh_http_response_release(&resp);
         return -1;
     }

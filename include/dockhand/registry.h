@@ -142,6 +142,9 @@ enum dh_registry_auth {
    Bearer challenge or a Bearer challenge without a usable realm; EPERM for a
    plain http realm on a secure registry. */
 int dh_registry_ping(struct dh_registry *r, enum dh_registry_auth *ret, struct dh_error **err);
+/* A 429 or 5xx answer to the ping fails with EAGAIN; this is its Retry-After
+   header (NULL when it had none, or after another answer).  Borrowed. */
+const char *dh_registry_retry_after(const struct dh_registry *r);
 
 /* Sets *ret to a bearer token for scope (NULL or "" = no scope, as for /v2/),
    from the cache or from the realm (Basic credentials when set, with

@@ -35,7 +35,7 @@ broken() {
     # The base: the CronJob and its RBAC, in dockhand-system.
     run python3 "$V" --build "$DH_ROOT/deploy/base"
     [ "$status" -eq 0 ]
-    [ "$(sort <<<"$output" | tr '\n' ' ')" = "ClusterRole dockhand-secret-sync ClusterRoleBinding dockhand-secret-sync ConfigMap dockhand-system/dockhand-config CronJob dockhand-system/dockhand-secret-sync Namespace dockhand-system ServiceAccount dockhand-system/dockhand-secret-sync " ]
+    [ "$(sort <<<"$output" | tr '\n' ' ')" = "ClusterRole dockhand-secret-sync ClusterRoleBinding dockhand-secret-sync ConfigMap dockhand-system/dockhand-agent-images ConfigMap dockhand-system/dockhand-config CronJob dockhand-system/dockhand-secret-sync DaemonSet dockhand-system/dockhand-agent Namespace dockhand-system ServiceAccount dockhand-system/dockhand-agent ServiceAccount dockhand-system/dockhand-secret-sync " ]
     # The Deployment variant replaces the CronJob.
     run python3 "$V" --build "$DH_ROOT/deploy/variants/deployment"
     [ "$status" -eq 0 ]
