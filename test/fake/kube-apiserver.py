@@ -667,33 +667,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def list(self, ns, q):
         sel = q.get("labelSelector", "")
-        limit = q.get("limit")
-        if limit is not None and (not limit.isdigit() or int(limit) <= 0):
-            raise bad("limit must be a positive integer")
         names = sorted(n for (s, n) in STATE["secrets"] if s == ns)
         items = [STATE["secrets"][(ns, n)] for n in names
                  if labels_match(STATE["secrets"][(ns, n)]["metadata"].get("labels", {}), sel)]
-        start = 0
-        cont = q.get("continue")
-        if cont:
-            try:
-                tok = json.loads(base64.urlsafe_b64decode(cont + "=" * (-len(cont) % 4)))
-                start = int(tok["start"])
-            except Exception:
-                raise bad("invalid continue token")
-        end = len(items) if limit is None else min(len(items), start + int(limit))
-        page = []
-        for it in items[start:end]:
-            it = json.loads(json.dumps(it))
-            it.pop("kind", None)
-            it.pop("apiVersion", None)
-            page.append(it)
-        meta = {"resourceVersion": str(STATE["rv"])}
-        if end < len(items):
-            meta["continue"] = base64.urlsafe_b64encode(
-                json.dumps({"start": end, "rv": STATE["rv"]}).encode()).decode().rstrip("=")
-            meta["remainingItemCount"] = len(items) - end
-        return {"kind": "SecretList", "apiVersion": "v1", "metadata": meta, "items": page}
+        return page(items, q, "SecretList")
 
     def check_body(self, ns, name, rec, ctype):
         got = (rec["content_type"] or "").split(";")[0].strip()
