@@ -112,21 +112,9 @@ jq -n --rawfile k "$G/key.pem" --arg e "$EMAIL" --arg u "http://127.0.0.1:$GOOGL
       private_key:$k, client_email:$e, client_id:"1", token_uri:$u}' >"$G/sa.json"
 export GOOGLE_APPLICATION_CREDENTIALS="$G/sa.json"
 
-# --- ecr-login's warm cache, in amazon-ecr-credential-helper 0.6.0's format
+# --- ecr-login's warm cache (hack/lib/bench.bash)
 mkdir -m 0700 "$AWS_ECR_CACHE_DIR"
-python3 - "$AWS_ECR_CACHE_DIR/cache.json" "$AKID" "$REGION" "$ACCOUNT" "$ECR_HOST" "$ECR_PW" <<'EOF'
-import base64, datetime, hashlib, json, sys
-path, akid, region, account, host, pw = sys.argv[1:]
-# 0.6.0's checksum(): md5.New().Sum([]byte(akid)) appends md5("") to the key id.
-ck = base64.b64encode(akid.encode() + hashlib.md5(b"").digest()).decode()
-now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-entry = {"AuthorizationToken": base64.b64encode(("AWS:" + pw).encode()).decode(),
-         "RequestedAt": fmt(now), "ExpiresAt": fmt(now + datetime.timedelta(hours=12)),
-         "ProxyEndpoint": "https://" + host, "Service": "ecr"}
-with open(path, "w") as f:
-    json.dump({"Registries": {"%s-%s-%s" % (region, ck, account): entry}, "Version": "1.0"}, f)
-EOF
+bench_ecr_login_cache "$AWS_ECR_CACHE_DIR/cache.json" "$AKID" "$REGION" "$ACCOUNT" "$ECR_HOST" "$ECR_PW"
 
 # --- gcloud's warm cache: credential + access token in a private CLOUDSDK_CONFIG
 HAVE_GCLOUD=0

@@ -79,20 +79,9 @@ done
 ECR_PORT=$(tr -d '\n' <"$BATS_TEST_TMPDIR/ecr-fake/port")
 export AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$ECR_PORT"
 
-# --- ecr-login's warm cache, in amazon-ecr-credential-helper's format (see 40-token-get.sh)
+# --- ecr-login's warm cache (hack/lib/bench.bash)
 mkdir -m 0700 "$AWS_ECR_CACHE_DIR"
-python3 - "$AWS_ECR_CACHE_DIR/cache.json" "$AKID" "$REGION" "$ACCOUNT" "$ECR_HOST" "$ECR_PW" <<'EOF'
-import base64, datetime, hashlib, json, sys
-path, akid, region, account, host, pw = sys.argv[1:]
-ck = base64.b64encode(akid.encode() + hashlib.md5(b"").digest()).decode()
-now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-entry = {"AuthorizationToken": base64.b64encode(("AWS:" + pw).encode()).decode(),
-         "RequestedAt": fmt(now), "ExpiresAt": fmt(now + datetime.timedelta(hours=12)),
-         "ProxyEndpoint": "https://" + host, "Service": "ecr"}
-with open(path, "w") as f:
-    json.dump({"Registries": {"%s-%s-%s" % (region, ck, account): entry}, "Version": "1.0"}, f)
-EOF
+bench_ecr_login_cache "$AWS_ECR_CACHE_DIR/cache.json" "$AKID" "$REGION" "$ACCOUNT" "$ECR_HOST" "$ECR_PW"
 
 # --- inputs
 V1=credentialprovider.kubelet.k8s.io/v1
